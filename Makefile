@@ -1,0 +1,39 @@
+# rumd: build, run and test. `make run` serves rumd with its embedded defaults; `make test`
+# runs every test, browser and load tests included.
+GO ?= go
+BIN := bin/rumd
+PKGS := ./...
+
+.PHONY: build run test test-unit test-integration bench deps generate fuzz clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/rumd
+
+run: build
+	./$(BIN) serve
+
+# deps installs what the tests need beyond Go modules: Debian's Chromium for the browser
+# tests, and the snippet's pinned npm packages (web-vitals) for the snippet build check.
+deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; }
+	@if [ -f beacon-js/package-lock.json ]; then cd beacon-js && npm ci --no-audit --no-fund --silent; fi
+	$(GO) mod download
+
+test: deps test-unit test-integration
+
+test-unit:
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 $(PKGS)
+
+test-integration: build
+	$(GO) test -count=1 -tags integration -timeout 30m $(PKGS)
+
+generate:
+	$(GO) generate ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 $(PKGS)
+
+clean:
+	rm -rf bin data

@@ -1,0 +1,150 @@
+// Package sketch holds rumd's DDSketch setup: a base-2 exponential index mapping whose
+// buckets are exactly those of a Prometheus native histogram of schema 5 and an
+// OpenTelemetry exponential histogram of scale 5, plus the encode, decode and merge helpers
+// every stage uses. DDSketch bucket i = OTel bucket i = Prometheus bucket i+1; bucket i holds
+// the values in (γ^i, γ^(i+1)] with γ = 2^(1/32).
+package sketch
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/DataDog/sketches-go/ddsketch"
+	enc "github.com/DataDog/sketches-go/ddsketch/encoding"
+	"github.com/DataDog/sketches-go/ddsketch/mapping"
+	"github.com/DataDog/sketches-go/ddsketch/pb/sketchpb"
+	"github.com/DataDog/sketches-go/ddsketch/store"
+)
+
+// Scale is the OpenTelemetry scale (= Prometheus schema) of the buckets.
+const Scale = 5
+
+const perOctave = 1 << Scale
+
+// Gamma is the ratio between consecutive bucket bounds, 2^(1/32).
+var Gamma = math.Exp2(1.0 / perOctave)
+
+// RelativeAccuracy is the worst relative error of a quantile read from a sketch, ≈ 1.08%.
+var RelativeAccuracy = 1 - 2/(1+Gamma)
+
+// bounds[j] = 2^(j/32) / 2: the upper bounds, inside one octave [0.5, 1) of frexp's
+// fraction, of the buckets, as Prometheus lays them out for schema 5.
+var bounds = func() []float64 {
+	b := make([]float64, perOctave)
+	for j := range b {
+		b[j] = 0.5 * math.Exp2(float64(j)/perOctave)
+	}
+	return b
+}()
+
+// Exp2Mapping maps values to base-2 exponential bucket indexes of scale 5.
+type Exp2Mapping struct{}
+
+var _ mapping.IndexMapping = Exp2Mapping{}
+
+// Mapping is the one index mapping every rumd sketch uses.
+var Mapping mapping.IndexMapping = Exp2Mapping{}
+
+// Index returns the bucket of a positive value: the i with γ^i < v ≤ γ^(i+1). Exact powers
+// of two land exactly on their bucket's upper bound, with no floating-point logarithm.
+func (Exp2Mapping) Index(v float64) int {
+	frac, exp := math.Frexp(v) // v = frac · 2^exp, frac in [0.5, 1)
+	j := sort.SearchFloat64s(bounds, frac)
+	return j + (exp-1)*perOctave - 1
+}
+
+// LowerBound returns γ^i, the exclusive lower bound of bucket i.
+func (Exp2Mapping) LowerBound(i int) float64 {
+	oct, j := floorDiv(i, perOctave)
+	return math.Ldexp(2*bounds[j], oct)
+}
+
+// Value returns the value that represents bucket i: the point whose relative distance to
+// both bounds is RelativeAccuracy.
+func (m Exp2Mapping) Value(i int) float64 {
+	return m.LowerBound(i) * (1 + RelativeAccuracy)
+}
+
+// Equals reports whether other is the same mapping.
+func (Exp2Mapping) Equals(other mapping.IndexMapping) bool {
+	_, ok := other.(Exp2Mapping)
+	return ok
+}
+
+// RelativeAccuracy returns the mapping's relative accuracy.
+func (Exp2Mapping) RelativeAccuracy() float64 { return RelativeAccuracy }
+
+// MinIndexableValue is the smallest normal float64; values at or below it go to the zero
+// bucket.
+func (Exp2Mapping) MinIndexableValue() float64 { return 0x1p-1022 }
+
+// MaxIndexableValue is the largest value with a bucket.
+func (Exp2Mapping) MaxIndexableValue() float64 { return 0x1p1023 }
+
+// ToProto describes the mapping as the equivalent logarithmic one (same γ, offset 0).
+func (Exp2Mapping) ToProto() *sketchpb.IndexMapping {
+	return &sketchpb.IndexMapping{Gamma: Gamma, Interpolation: sketchpb.IndexMapping_NONE}
+}
+
+// EncodeProto writes the mapping's protobuf description.
+func (Exp2Mapping) EncodeProto(b *sketchpb.IndexMappingBuilder) {
+	b.SetGamma(Gamma)
+	b.SetIndexOffset(0)
+	b.SetInterpolation(uint64(sketchpb.IndexMapping_NONE))
+}
+
+// Encode appends the mapping's description; rumd omits it from stored sketches.
+func (Exp2Mapping) Encode(b *[]byte) {
+	enc.EncodeFlag(b, enc.FlagIndexMappingBaseLogarithmic)
+	enc.EncodeFloat64LE(b, Gamma)
+	enc.EncodeFloat64LE(b, 0)
+}
+
+func floorDiv(a, b int) (q, r int) {
+	q, r = a/b, a%b
+	if r < 0 {
+		q--
+		r += b
+	}
+	return q, r
+}
+
+func newStore() store.Store { return store.NewBufferedPaginatedStore() }
+
+// New returns an empty sketch with rumd's mapping and a memory-thrifty store.
+func New() *ddsketch.DDSketch {
+	return ddsketch.NewDDSketch(Mapping, newStore(), newStore())
+}
+
+// AppendEncoded appends the compact binary form of s (mapping omitted) to dst.
+func AppendEncoded(dst []byte, s *ddsketch.DDSketch) []byte {
+	s.Encode(&dst, true)
+	return dst
+}
+
+// Decode reads a sketch written by AppendEncoded.
+func Decode(b []byte) (*ddsketch.DDSketch, error) {
+	s, err := ddsketch.DecodeDDSketch(b, newStore, Mapping)
+	if err != nil {
+		return nil, fmt.Errorf("decode sketch: %w", err)
+	}
+	return s, nil
+}
+
+// MergeEncoded merges a sketch written by AppendEncoded into dst without building it.
+func MergeEncoded(dst *ddsketch.DDSketch, b []byte) error {
+	if err := dst.DecodeAndMergeWith(b); err != nil {
+		return fmt.Errorf("merge sketch: %w", err)
+	}
+	return nil
+}
+
+// Quantile reads quantile q of s; NaN for an empty sketch.
+func Quantile(s *ddsketch.DDSketch, q float64) float64 {
+	v, err := s.GetValueAtQuantile(q)
+	if err != nil {
+		return math.NaN()
+	}
+	return v
+}
