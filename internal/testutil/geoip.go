@@ -1,0 +1,19 @@
+package testutil
+
+import (
+	"path/filepath"
+	"testing"
+
+	"rumd/internal/geoipfile"
+)
+
+// MustGeoIPFile writes a MaxMind-format country database holding nets in the given layout
+// into tb.TempDir() and returns its path.
+func MustGeoIPFile(tb testing.TB, layout geoipfile.Layout, nets ...geoipfile.Network) string {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "geoip-"+layout.String()+".mmdb")
+	if err := geoipfile.Write(path, layout, nets); err != nil {
+		tb.Fatalf("write geoip file: %v", err)
+	}
+	return path
+}
