@@ -1,0 +1,71 @@
+package storage
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sort"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"rumd/internal/series"
+)
+
+// Scan calls fn for every stored sketch of (res, view, metric) whose bucket starts in
+// [from, to), in time order within each partition. The byte slices are valid only during
+// the call.
+func (db *DB) Scan(r Res, view series.Mask, m series.Metric, from, to int64, fn func(start int64, seriesKey, sketch []byte) error) error {
+	if from >= to {
+		return nil
+	}
+	if from < 0 {
+		from = 0
+	}
+	return db.bdb.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false})
+		defer it.Close()
+		for part := partitionOf(r, from); int64(part)*partSeconds[r] < to; part++ {
+			prefix := appendSeriesPrefix(nil, r, part, view, m)
+			seek := binary.BigEndian.AppendUint32(append([]byte(nil), prefix...), uint32(max(from, int64(part)*partSeconds[r])))
+			for it.Seek(seek); it.ValidForPrefix(prefix); it.Next() {
+				item := it.Item()
+				k, err := parseSketchKey(item.Key())
+				if err != nil {
+					return err
+				}
+				if k.start >= to {
+					break
+				}
+				if err := item.Value(func(v []byte) error { return fn(k.start, k.series, v) }); err != nil {
+					return fmt.Errorf("scan %s %s: %w", r, m, err)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// LabelValues lists, sorted, the values of dimension d seen on the days overlapping
+// [from, to).
+func (db *DB) LabelValues(d series.Dim, from, to int64) ([]string, error) {
+	seen := map[string]struct{}{}
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false})
+		defer it.Close()
+		for day := max(from, 0) / 86400; day*86400 < to; day++ {
+			prefix := appendIndexKey(nil, day, d, "")
+			for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+				seen[string(it.Item().Key()[len(prefix):])] = struct{}{}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read label index: %w", err)
+	}
+	out := make([]string, 0, len(seen))
+	for v := range seen {
+		out = append(out, v)
+	}
+	sort.Strings(out)
+	return out, nil
+}

@@ -1,0 +1,112 @@
+package storage
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/DataDog/sketches-go/ddsketch"
+	"github.com/dgraph-io/badger/v4"
+
+	"rumd/internal/series"
+	"rumd/internal/sketch"
+)
+
+// Entry is one sketch of a closed window: a (view, metric, series) triple.
+type Entry struct {
+	View   series.Mask
+	Metric series.Metric
+	Series []byte // series.AppendKey of the labels in the view
+	Sketch *ddsketch.DDSketch
+}
+
+// Window is one closed 1-minute window as the aggregator hands it over.
+type Window struct {
+	Start   int64 // unix seconds, a multiple of 60
+	Entries []Entry
+	// Values lists, per dimension, the label values seen in the window (for the index).
+	Values [series.NumDims][]string
+}
+
+// WriteWindow stores a closed window, then merges any hour and day it completes into their
+// rollups and applies retention. Windows must be written in increasing Start order; a
+// window at or before one already written is refused, so a minute is never counted twice.
+func (db *DB) WriteWindow(w *Window) error {
+	if w.Start%60 != 0 {
+		return fmt.Errorf("window start %d is not on a minute", w.Start)
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if f := db.flushed.Load(); w.Start < f {
+		return fmt.Errorf("window %s is before the last written one (%s)", unix(w.Start), unix(f-60))
+	}
+	t0 := time.Now()
+	wb := db.bdb.NewWriteBatch()
+	defer wb.Cancel()
+	var key, val []byte
+	for i := range w.Entries {
+		e := &w.Entries[i]
+		key = appendSketchKey(key[:0], Minute, e.View, e.Metric, w.Start, e.Series)
+		val = sketch.AppendEncoded(val[:0], e.Sketch)
+		if err := wb.Set(append([]byte(nil), key...), append([]byte(nil), val...)); err != nil {
+			return fmt.Errorf("write window %s: %w", unix(w.Start), err)
+		}
+	}
+	if err := db.indexValues(wb, w.Start, &w.Values); err != nil {
+		return err
+	}
+	end := w.Start + 60
+	if err := setMeta(wb, metaFlushed, end); err != nil {
+		return err
+	}
+	if db.hourDone.Load() == 0 {
+		db.hourDone.Store(floor(w.Start, 3600))
+		db.dayDone.Store(floor(w.Start, 86400))
+		if err := setMeta(wb, metaHourDone, db.hourDone.Load()); err != nil {
+			return err
+		}
+		if err := setMeta(wb, metaDayDone, db.dayDone.Load()); err != nil {
+			return err
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		return fmt.Errorf("write window %s: %w", unix(w.Start), err)
+	}
+	db.flushed.Store(end)
+	db.m.written.Add(float64(len(w.Entries)))
+	db.m.flushDuration.Observe(time.Since(t0).Seconds())
+	if err := db.rollUp(end); err != nil {
+		return err
+	}
+	return db.retain(end)
+}
+
+// indexValues records the label values of a window under its day, once per day and value.
+func (db *DB) indexValues(wb *badger.WriteBatch, start int64, values *[series.NumDims][]string) error {
+	day := start / 86400
+	if day != db.indexDay {
+		db.indexDay, db.indexSeen = day, map[string]struct{}{}
+	}
+	for d := series.Dim(0); d < series.NumDims; d++ {
+		for _, v := range values[d] {
+			k := appendIndexKey(nil, day, d, v)
+			if _, ok := db.indexSeen[string(k)]; ok {
+				continue
+			}
+			if err := wb.Set(k, nil); err != nil {
+				return fmt.Errorf("write label index: %w", err)
+			}
+			db.indexSeen[string(k)] = struct{}{}
+		}
+	}
+	return nil
+}
+
+func floor(t, step int64) int64 {
+	r := t % step
+	if r < 0 {
+		r += step
+	}
+	return t - r
+}
+
+func unix(t int64) string { return time.Unix(t, 0).UTC().Format(time.RFC3339) }
