@@ -1,0 +1,69 @@
+// Probes of the test page and the hidden iframe: fetch each configured URL once, uncached,
+// and report its Resource Timing entry with marks relative to timeOrigin.
+import { ms, token } from './core.js';
+
+const MARKS = [
+  'startTime', 'domainLookupStart', 'domainLookupEnd', 'connectStart', 'secureConnectionStart',
+  'connectEnd', 'requestStart', 'responseStart', 'responseEnd',
+];
+// Marks a host hides unless it sends Timing-Allow-Origin.
+export const DETAIL = MARKS.slice(1, 8);
+
+// probeURL fills the template: every {rand} gets one fresh token (a host name with {rand}
+// makes a cold DNS lookup where the zone has a wildcard); a template without {rand} gets it
+// as a cache-busting query parameter.
+export const probeURL = (tpl) => {
+  const t = token(12);
+  if (tpl.indexOf('{rand}') >= 0) return tpl.split('{rand}').join(t);
+  return tpl + (tpl.indexOf('?') >= 0 ? '&' : '?') + 'r=' + t;
+};
+
+const sleep = (d) => new Promise((r) => setTimeout(r, d));
+
+// entryFor waits for the Resource Timing entry of url, which the browser adds once the body
+// has arrived, a little after fetch resolves.
+const entryFor = async (url) => {
+  for (let i = 0; i < 100; i++) {
+    const es = performance.getEntriesByName(url, 'resource');
+    if (es.length) return es[es.length - 1];
+    await sleep(20);
+  }
+  return null;
+};
+
+// runProbe fetches one probe and returns its beacon entry, or null when the fetch failed or
+// left no timing entry.
+export const runProbe = async (p) => {
+  const url = new URL(probeURL(p.url), location.href).href;
+  try {
+    const res = await fetch(url, { cache: 'no-store', mode: 'no-cors', credentials: 'omit' });
+    await res.arrayBuffer().catch(() => {});
+  } catch (e) {
+    return null;
+  }
+  const e = await entryFor(url);
+  if (!e) return null;
+  const out = { name: p.name, url };
+  for (const k of MARKS) out[k] = ms(e[k]);
+  out.transferSize = e.transferSize || 0;
+  if (e.nextHopProtocol) out.nextHopProtocol = e.nextHopProtocol;
+  return out;
+};
+
+// runProbes runs the probes one after another, so that none competes with another for the
+// network, and calls onResult after each one.
+export const runProbes = async (probes, onResult) => {
+  const out = [];
+  for (const p of probes || []) {
+    const r = await runProbe(p);
+    if (r) out.push(r);
+    if (onResult) onResult(p, r);
+  }
+  return out;
+};
+
+// detailHidden reports whether every detail mark is 0: the host sent no Timing-Allow-Origin.
+export const detailHidden = (e) => DETAIL.every((k) => !e[k]);
+
+// fromCache reports whether a probe with visible detail transferred nothing: a cache answered.
+export const fromCache = (e) => !detailHidden(e) && !e.transferSize;

@@ -1,0 +1,144 @@
+// The test page (/test): shows visitors their own page load as a waterfall, their web
+// vitals, the probe timings and the exact beacon sent, so a network change can be checked
+// by eye.
+import { guard, navigation, onLeave, track } from './core.js';
+import { afterLoad, config } from './page.js';
+import { DETAIL, detailHidden, fromCache, runProbes } from './probes.js';
+
+const $ = (id) => document.getElementById(id);
+const el = (tag, text, cls) => {
+  const e = document.createElement(tag);
+  if (text != null) e.textContent = text;
+  if (cls) e.className = cls;
+  return e;
+};
+const fmt = (v) => (v == null ? '–' : v.toFixed(1) + ' ms');
+
+// marks returns Level 2 marks, or Level 1 marks rebased on navigationStart.
+const marks = () => {
+  const n = navigation();
+  if (n.nt) return n.nt;
+  const m = {};
+  if (n.nt1) for (const k in n.nt1) m[k] = n.nt1[k] ? n.nt1[k] - n.nt1.navigationStart : 0;
+  return m;
+};
+
+// phases lists the waterfall rows: [label, start, end]; a row whose marks are absent is left out.
+const phases = (m) => {
+  const tlsStart = m.secureConnectionStart;
+  return [
+    ['Redirect', m.redirectStart, m.redirectEnd],
+    ['DNS', m.domainLookupStart, m.domainLookupEnd],
+    ['Connect', m.connectStart, tlsStart || m.connectEnd],
+    ['TLS', tlsStart, tlsStart && m.connectEnd],
+    ['Request (to first byte)', m.requestStart, m.responseStart],
+    ['Response', m.responseStart, m.responseEnd],
+    ['DOM (to interactive)', m.responseEnd, m.domInteractive],
+    ['DOMContentLoaded', m.domInteractive, m.domContentLoadedEventEnd],
+    ['Load', m.domContentLoadedEventEnd, m.loadEventEnd],
+  ].filter((r) => r[1] > 0 && r[2] > 0 && r[2] >= r[1]);
+};
+
+const bar = (start, end, scale, cls) => {
+  const b = el('span', null, 'bar ' + (cls || ''));
+  b.style.left = (100 * start) / scale + '%';
+  b.style.width = Math.max((100 * (end - start)) / scale, 0.4) + '%';
+  return b;
+};
+
+const row = (cells) => {
+  const tr = el('tr');
+  for (const c of cells) {
+    const td = el('td');
+    if (c instanceof Node) td.appendChild(c);
+    else td.textContent = c;
+    tr.appendChild(td);
+  }
+  return tr;
+};
+
+const renderWaterfall = (m, vitals) => {
+  const rows = phases(m);
+  const points = [['FCP', vitals.fcp], ['LCP', vitals.lcp]].filter((p) => p[1] > 0);
+  let scale = 1;
+  for (const r of rows) scale = Math.max(scale, r[2]);
+  for (const p of points) scale = Math.max(scale, p[1]);
+  const tb = $('waterfall');
+  tb.textContent = '';
+  for (const r of rows) {
+    const lane = el('div', null, 'track');
+    lane.appendChild(bar(r[1], r[2], scale));
+    tb.appendChild(row([r[0], fmt(r[1]), fmt(r[2] - r[1]), lane]));
+  }
+  for (const p of points) {
+    const lane = el('div', null, 'track');
+    lane.appendChild(bar(p[1], p[1], scale, 'mark'));
+    tb.appendChild(row([p[0], fmt(p[1]), '', lane]));
+  }
+  $('proto').textContent = m.nextHopProtocol ? 'protocol ' + m.nextHopProtocol + ', ' : '';
+  $('size').textContent = m.transferSize ? m.transferSize + ' bytes transferred' : 'size hidden or cached';
+};
+
+const renderVitals = (v) => {
+  const dl = $('vitals');
+  dl.textContent = '';
+  for (const [k, label] of [['fcp', 'First Contentful Paint'], ['lcp', 'Largest Contentful Paint'],
+    ['cls', 'Cumulative Layout Shift'], ['inp', 'Interaction to Next Paint']]) {
+    dl.appendChild(el('dt', label));
+    const x = v[k];
+    dl.appendChild(el('dd', x == null ? (k == 'inp' ? 'no interaction yet' : '–') : k == 'cls' ? x.toFixed(3) : fmt(x)));
+  }
+};
+
+const probeRow = (p, r) => {
+  const d = (a, b) => (r && r[a] && r[b] ? fmt(r[b] - r[a]) : '–');
+  let flag = '';
+  let note = 'ok';
+  if (!r) [flag, note] = ['failed', 'failed: no response or no timing entry'];
+  else if (detailHidden(r)) [flag, note] = ['no-tao', 'no Timing-Allow-Origin: only the total is known'];
+  else if (fromCache(r)) [flag, note] = ['cache', 'served from cache: not counted'];
+  const tr = row([p.name, d('domainLookupStart', 'domainLookupEnd'), d('connectStart', 'connectEnd'),
+    r && r.secureConnectionStart ? fmt(r.connectEnd - r.secureConnectionStart) : '–',
+    d('startTime', 'responseStart'), d('startTime', 'responseEnd'),
+    (r && r.nextHopProtocol) || '–', note]);
+  tr.setAttribute('data-probe', p.name);
+  tr.setAttribute('data-flag', flag);
+  if (flag) tr.className = 'flag';
+  tr.title = r ? r.url : p.url;
+  $('probes').appendChild(tr);
+};
+
+guard(() => {
+  const cfg = config();
+  let view;
+  let probes = [];
+  const get = track(cfg.endpoint, (v) => (view = v), (v) => renderVitals(v.vitals));
+  const first = get();
+  const send = () => {
+    const body = view.send(view === first ? { probes } : {});
+    if (body) {
+      $('json').textContent = JSON.stringify(JSON.parse(body), null, 2);
+      $('bytes').textContent = body.length + ' bytes, sent to ' + cfg.endpoint;
+      document.body.setAttribute('data-state', 'sent');
+      $('status').textContent = 'Done. This page view was reported once; reload to measure again.';
+    }
+  };
+  onLeave(send);
+  afterLoad().then(guard(() => {
+    renderWaterfall(marks(), first.vitals);
+    $('status').textContent = (cfg.probes || []).length ? 'Running probes…' : 'Sending…';
+    runProbes(cfg.probes, (p, r) => {
+      if (r) probes.push(r);
+      probeRow(p, r);
+    }).then(guard(() => {
+      // LCP may still be settling right after load; a moment later the numbers agree with
+      // what the beacon carries.
+      setTimeout(guard(() => {
+        renderWaterfall(marks(), first.vitals);
+        send();
+      }), 300);
+    }));
+    if (!(cfg.probes || []).length) $('probes-section').hidden = true;
+  }));
+  $('detail').textContent = DETAIL.join(', ');
+})();
