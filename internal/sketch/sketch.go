@@ -46,13 +46,47 @@ var _ mapping.IndexMapping = Exp2Mapping{}
 // Mapping is the one index mapping every rumd sketch uses.
 var Mapping mapping.IndexMapping = Exp2Mapping{}
 
-// Index returns the bucket of a positive value: the i with γ^i < v ≤ γ^(i+1). Exact powers
-// of two land exactly on their bucket's upper bound, with no floating-point logarithm.
+// Index returns the bucket of a positive normal value: the i with γ^i < v ≤ γ^(i+1). It
+// reads the exponent and mantissa bits directly: a table indexed by the top 10 mantissa
+// bits gives the candidate bucket (no cell holds more than one bound, since buckets are
+// wider than cells), and one integer comparison settles it. Exact powers of two land on
+// their bucket's upper bound with no floating-point logarithm.
 func (Exp2Mapping) Index(v float64) int {
-	frac, exp := math.Frexp(v) // v = frac · 2^exp, frac in [0.5, 1)
-	j := sort.SearchFloat64s(bounds, frac)
-	return j + (exp-1)*perOctave - 1
+	b := math.Float64bits(v)
+	e := int(b>>52&0x7ff) - 1023
+	if e == -1023 { // subnormal: not on the hot path
+		frac, exp := math.Frexp(v)
+		return sort.SearchFloat64s(bounds, frac) + (exp-1)*perOctave - 1
+	}
+	mant := b & (1<<52 - 1)
+	j := int(cellBound[mant>>(52-cellBits)])
+	if mant > boundMant[j] {
+		j++
+	}
+	return e*perOctave + j - 1
 }
+
+const cellBits = 10
+
+// boundMant[j] is the mantissa of 2^(j/32), j = 0..32 (the last, 2.0, as 1<<52), and
+// cellBound[c] the smallest j whose bound is at or above the start of mantissa cell c.
+var boundMant, cellBound = func() ([perOctave + 1]uint64, [1 << cellBits]uint8) {
+	var bm [perOctave + 1]uint64
+	for j := 0; j < perOctave; j++ {
+		bm[j] = math.Float64bits(2*bounds[j]) & (1<<52 - 1)
+	}
+	bm[perOctave] = 1 << 52
+	var cb [1 << cellBits]uint8
+	for c := range cb {
+		start := uint64(c) << (52 - cellBits)
+		j := 0
+		for bm[j] < start {
+			j++
+		}
+		cb[c] = uint8(j)
+	}
+	return bm, cb
+}()
 
 // LowerBound returns γ^i, the exclusive lower bound of bucket i.
 func (Exp2Mapping) LowerBound(i int) float64 {

@@ -119,3 +119,11 @@ func BenchmarkAdd(b *testing.B) {
 		s.Add(float64(100 + i%2000))
 	}
 }
+
+func BenchmarkIndex(b *testing.B) {
+	var sink int
+	for i := 0; i < b.N; i++ {
+		sink += Mapping.Index(float64(100 + i%2000))
+	}
+	_ = sink
+}

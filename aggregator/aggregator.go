@@ -1,0 +1,438 @@
+// Package aggregator turns accepted beacons into sketches: one DDSketch per (view, metric,
+// label values, 1-minute window). Records arrive through a bounded queue drained by one
+// worker per shard, so every core ingests without a global lock; windows close a little
+// after their minute ends, are merged across shards and handed to storage in order. Until
+// storage has them, open and closing windows answer queries from memory.
+package aggregator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/DataDog/sketches-go/ddsketch"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"rumd/internal/series"
+	"rumd/internal/sketch"
+	"rumd/storage"
+)
+
+// ErrQueueFull is returned by Add when the aggregator cannot keep up: the caller sheds the
+// beacon (503) instead of letting memory grow.
+var ErrQueueFull = errors.New("aggregator queue is full")
+
+// ErrClosed is returned by Add after Close has begun.
+var ErrClosed = errors.New("aggregator is closed")
+
+// Store is what the aggregator needs of storage.
+type Store interface {
+	WriteWindow(*storage.Window) error
+	Flushed() int64
+}
+
+var _ Store = (*storage.DB)(nil)
+
+// Options configures the aggregator.
+type Options struct {
+	Views     []series.View
+	Shards    int           // workers draining the queue; default GOMAXPROCS
+	QueueSize int           // records waiting at most; beyond it Add sheds
+	Grace     time.Duration // how long a window stays open after its minute ends
+	// Caps bounds the distinct values of each dimension per window; further values become
+	// series.Other. Zero means the default.
+	Caps [series.NumDims]int
+	// Now is the clock; tests set it. Default time.Now.
+	Now func() time.Time
+	// Tick is how often windows are checked for closing.
+	Tick time.Duration
+}
+
+// DefaultOptions returns the defaults.
+func DefaultOptions() Options {
+	return Options{
+		Views:     series.DefaultViews(),
+		Shards:    runtime.GOMAXPROCS(0),
+		QueueSize: 16384,
+		Grace:     2 * time.Second,
+		Caps:      DefaultCaps(),
+		Now:       time.Now,
+		Tick:      250 * time.Millisecond,
+	}
+}
+
+// DefaultCaps are the per-window cardinality caps of each dimension.
+func DefaultCaps() [series.NumDims]int {
+	var c [series.NumDims]int
+	c[series.Page] = 2000
+	c[series.Country] = 300
+	c[series.Device] = 8
+	c[series.Nav] = 8
+	c[series.Variant] = 200
+	c[series.Probe] = 100
+	return c
+}
+
+// Validate checks the options.
+func (o Options) Validate() error {
+	if len(o.Views) == 0 {
+		return errors.New("at least one view is needed")
+	}
+	seen := map[series.Mask]bool{}
+	for _, v := range o.Views {
+		if seen[v.Mask] {
+			return fmt.Errorf("view %s is listed twice", v)
+		}
+		seen[v.Mask] = true
+	}
+	if o.Shards < 1 || o.Shards > 256 {
+		return fmt.Errorf("shards must be 1..256, got %d", o.Shards)
+	}
+	if o.QueueSize < 1 {
+		return fmt.Errorf("queue size must be positive, got %d", o.QueueSize)
+	}
+	if o.Grace < 0 || o.Grace > 30*time.Second {
+		return fmt.Errorf("grace must be 0..30s, got %s", o.Grace)
+	}
+	for d, c := range o.Caps {
+		if c < 1 {
+			return fmt.Errorf("cardinality cap of %s must be positive, got %d", series.Dim(d), c)
+		}
+	}
+	if o.Tick <= 0 {
+		return errors.New("tick must be positive")
+	}
+	return nil
+}
+
+// Aggregator holds the windows in memory.
+type Aggregator struct {
+	opts   Options
+	log    *slog.Logger
+	store  Store
+	m      *metrics
+	views  []series.View
+	in     chan series.Record
+	shards []*shard
+
+	inMu   sync.RWMutex // guards closed against sends on a closed queue
+	closed bool
+
+	// viewMu orders queries against the hand-over of windows from shards to pending and
+	// from pending to storage: a query holds it shared for its whole look at memory.
+	viewMu  sync.RWMutex
+	pending []*window // closed windows, one piece per shard, oldest first, not yet stored
+
+	minOpen atomic.Int64 // records before this window start are re-bucketed into it
+	applied atomic.Int64 // records added to sketches
+
+	cardMu sync.Mutex
+	cards  map[int64]*cardinality
+
+	workers sync.WaitGroup
+	stop    chan struct{}
+	flusher sync.WaitGroup
+	flushMu sync.Mutex // one flush at a time
+}
+
+type shard struct {
+	mu      sync.Mutex
+	windows map[int64]*window
+	buf     []byte
+}
+
+type window struct {
+	start int64
+	card  *cardinality
+	views []map[string]*entry // by view index
+}
+
+type entry struct {
+	labels series.Labels
+	sk     []*ddsketch.DDSketch // by metric offset (page or probe metrics)
+}
+
+// Open starts the workers and the flusher.
+func Open(logger *slog.Logger, reg prometheus.Registerer, store Store, opts Options) (*Aggregator, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("aggregator options: %w", err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	a := &Aggregator{
+		opts:  opts,
+		log:   logger,
+		store: store,
+		views: opts.Views,
+		in:    make(chan series.Record, opts.QueueSize),
+		cards: map[int64]*cardinality{},
+		stop:  make(chan struct{}),
+	}
+	a.m = newMetrics(reg, a)
+	// A restart in the same minute as the last flush buckets new beacons into the next
+	// minute, so a stored window is never written twice.
+	a.minOpen.Store(max(floor(opts.Now().Unix(), 60), store.Flushed()))
+	for i := 0; i < opts.Shards; i++ {
+		sh := &shard{windows: map[int64]*window{}}
+		a.shards = append(a.shards, sh)
+		a.workers.Add(1)
+		go a.work(sh)
+	}
+	a.flusher.Add(1)
+	go a.flushLoop()
+	return a, nil
+}
+
+// Add queues one record without blocking; ErrQueueFull when the queue is full.
+func (a *Aggregator) Add(rec *series.Record) error {
+	a.inMu.RLock()
+	defer a.inMu.RUnlock()
+	if a.closed {
+		return ErrClosed
+	}
+	select {
+	case a.in <- *rec:
+		return nil
+	default:
+		a.m.shed.Inc()
+		return ErrQueueFull
+	}
+}
+
+// Applied is the number of records added to sketches so far.
+func (a *Aggregator) Applied() int64 { return a.applied.Load() }
+
+// QueueDepth is the number of records waiting.
+func (a *Aggregator) QueueDepth() int { return len(a.in) }
+
+// QueueCapacity is the queue's size.
+func (a *Aggregator) QueueCapacity() int { return cap(a.in) }
+
+// PendingWindows is the number of closed windows not yet in storage.
+func (a *Aggregator) PendingWindows() int {
+	a.viewMu.RLock()
+	defer a.viewMu.RUnlock()
+	return len(a.pending) / len(a.shards)
+}
+
+// Close stops taking records, drains the queue, and writes every window, the open one
+// included, to storage: a clean shutdown loses no accepted beacon.
+func (a *Aggregator) Close(ctx context.Context) error {
+	a.inMu.Lock()
+	if a.closed {
+		a.inMu.Unlock()
+		return nil
+	}
+	a.closed = true
+	close(a.in)
+	a.inMu.Unlock()
+	done := make(chan struct{})
+	go func() { a.workers.Wait(); close(a.stop); a.flusher.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("drain aggregator queue: %w", ctx.Err())
+	}
+	return a.flush(1 << 62)
+}
+
+func (a *Aggregator) work(sh *shard) {
+	defer a.workers.Done()
+	for rec := range a.in {
+		sh.mu.Lock()
+		a.apply(sh, &rec)
+		// Take what else is waiting under the same lock, a bounded batch.
+	batch:
+		for i := 0; i < 63; i++ {
+			select {
+			case r, ok := <-a.in:
+				if !ok {
+					break batch
+				}
+				a.apply(sh, &r)
+			default:
+				break batch
+			}
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// Apply adds one record synchronously, bypassing the queue: for benchmarks and tests of the
+// in-process path.
+func (a *Aggregator) Apply(rec *series.Record) {
+	sh := a.shards[0]
+	sh.mu.Lock()
+	a.apply(sh, rec)
+	sh.mu.Unlock()
+}
+
+func (a *Aggregator) apply(sh *shard, rec *series.Record) {
+	defer a.applied.Add(1)
+	start := floor(rec.Time, 60)
+	if mo := a.minOpen.Load(); start < mo {
+		start = mo
+		a.m.rebucketed.Inc()
+	}
+	w := sh.windows[start]
+	if w == nil {
+		w = &window{start: start, card: a.cardinality(start), views: make([]map[string]*entry, len(a.views))}
+		for i := range w.views {
+			w.views[i] = map[string]*entry{}
+		}
+		sh.windows[start] = w
+	}
+	labels := rec.Labels
+	for d := series.Page; d < series.Probe; d++ {
+		labels[d] = w.card.admit(d, labels[d], a.m)
+	}
+	for vi, v := range a.views {
+		if v.ForProbes() {
+			continue
+		}
+		e := a.entry(sh, w, vi, &labels, series.NumPageMetrics)
+		for m := 0; m < series.NumPageMetrics; m++ {
+			if rec.Has&(1<<m) != 0 {
+				a.add(e, m, rec.Values[m])
+			}
+		}
+	}
+	for pi := range rec.Probes {
+		p := &rec.Probes[pi]
+		labels[series.Probe] = w.card.admit(series.Probe, p.Name, a.m)
+		for vi, v := range a.views {
+			if !v.ForProbes() {
+				continue
+			}
+			e := a.entry(sh, w, vi, &labels, series.NumProbeMetrics)
+			for m := 0; m < series.NumProbeMetrics; m++ {
+				if p.Has&(1<<m) != 0 {
+					a.add(e, m, p.Values[m])
+				}
+			}
+		}
+	}
+}
+
+func (a *Aggregator) entry(sh *shard, w *window, vi int, labels *series.Labels, n int) *entry {
+	v := a.views[vi]
+	sh.buf = series.AppendKey(sh.buf[:0], v, labels)
+	e := w.views[vi][string(sh.buf)]
+	if e == nil {
+		e = &entry{sk: make([]*ddsketch.DDSketch, n)}
+		for _, d := range v.Dims {
+			e.labels[d] = labels[d]
+		}
+		w.views[vi][string(sh.buf)] = e
+	}
+	return e
+}
+
+func (a *Aggregator) add(e *entry, m int, v float64) {
+	s := e.sk[m]
+	if s == nil {
+		s = sketch.New()
+		e.sk[m] = s
+		a.m.liveSketches.Inc()
+	}
+	s.Add(v) // values were validated finite and non-negative
+}
+
+func (a *Aggregator) cardinality(start int64) *cardinality {
+	a.cardMu.Lock()
+	defer a.cardMu.Unlock()
+	c := a.cards[start]
+	if c == nil {
+		c = newCardinality(a.opts.Caps)
+		a.cards[start] = c
+	}
+	return c
+}
+
+func floor(t, step int64) int64 {
+	r := t % step
+	if r < 0 {
+		r += step
+	}
+	return t - r
+}
+
+// LabelValues lists the values of dimension d held in memory, sorted.
+func (a *Aggregator) LabelValues(d series.Dim) []string {
+	seen := map[string]struct{}{}
+	a.each(func(w *window) {
+		for vi, v := range a.views {
+			if !v.Mask.Has(d) {
+				continue
+			}
+			for _, e := range w.views[vi] {
+				seen[e.labels[d]] = struct{}{}
+			}
+		}
+	})
+	out := make([]string, 0, len(seen))
+	for v := range seen {
+		out = append(out, v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// each calls fn for every window piece in memory, under the shard locks and viewMu, and
+// returns the oldest window start still open, read under the same lock.
+func (a *Aggregator) each(fn func(w *window)) (minOpen int64) {
+	a.viewMu.RLock()
+	defer a.viewMu.RUnlock()
+	minOpen = a.minOpen.Load()
+	for _, sh := range a.shards {
+		sh.mu.Lock()
+		for _, w := range sh.windows {
+			fn(w)
+		}
+		sh.mu.Unlock()
+	}
+	for _, w := range a.pending {
+		fn(w)
+	}
+	return minOpen
+}
+
+// Collect calls fn with every in-memory sketch of (view, metric) whose window starts in
+// [from, to). It returns memFrom: every window that starts before memFrom is wholly in
+// storage, and none at or after it is, so a query reads storage below memFrom and memory
+// from it. fn must not keep s.
+func (a *Aggregator) Collect(view series.Mask, m series.Metric, from, to int64, fn func(start int64, l *series.Labels, s *ddsketch.DDSketch)) (memFrom int64) {
+	vi := -1
+	for i, v := range a.views {
+		if v.Mask == view {
+			vi = i
+		}
+	}
+	off := int(m)
+	if m.IsProbe() {
+		off = int(m - series.ProbeDNS)
+	}
+	memFrom = 1 << 62
+	minOpen := a.each(func(w *window) {
+		memFrom = min(memFrom, w.start)
+		if vi < 0 || w.start < from || w.start >= to {
+			return
+		}
+		for _, e := range w.views[vi] {
+			if off < len(e.sk) && e.sk[off] != nil {
+				fn(w.start, &e.labels, e.sk[off])
+			}
+		}
+	})
+	return min(memFrom, minOpen)
+}

@@ -1,0 +1,235 @@
+package aggregator
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/DataDog/sketches-go/ddsketch"
+
+	"rumd/internal/series"
+	"rumd/internal/sketch"
+	"rumd/storage"
+)
+
+type clock struct{ t atomic.Int64 }
+
+func (c *clock) now() time.Time { return time.Unix(c.t.Load(), 0) }
+func (c *clock) set(t int64)    { c.t.Store(t) }
+func newClock(t int64) *clock   { c := &clock{}; c.set(t); return c }
+func mustStore(tb testing.TB) *storage.DB {
+	tb.Helper()
+	db, err := storage.Open(tb.TempDir(), nil, nil, storage.DefaultOptions())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close(context.Background()) })
+	return db
+}
+
+func mustOpen(tb testing.TB, st Store, c *clock, mod func(*Options)) *Aggregator {
+	tb.Helper()
+	o := DefaultOptions()
+	o.Now = c.now
+	o.Tick = time.Hour // tests flush by hand
+	if mod != nil {
+		mod(&o)
+	}
+	a, err := Open(nil, nil, st, o)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return a
+}
+
+func rec(t int64, page, country string, ttfb float64) series.Record {
+	r := series.Record{Time: t}
+	r.Labels[series.Page] = page
+	r.Labels[series.Country] = country
+	r.Labels[series.Device] = "desktop"
+	r.Labels[series.Nav] = "navigate"
+	r.Labels[series.Variant] = "none"
+	r.Set(series.TTFB, ttfb)
+	return r
+}
+
+// counts sums, per series key, the ttfb counts of a view in memory and in storage, the way
+// a query does.
+func counts(t *testing.T, a *Aggregator, st *storage.DB, view series.View, from, to int64) map[string]float64 {
+	t.Helper()
+	out := map[string]float64{}
+	memFrom := a.Collect(view.Mask, series.TTFB, from, to, func(_ int64, l *series.Labels, s *ddsketch.DDSketch) {
+		out[string(series.AppendKey(nil, view, l))] += s.GetCount()
+	})
+	err := st.Scan(storage.Minute, view.Mask, series.TTFB, from, min(to, memFrom), func(_ int64, key, v []byte) error {
+		s, err := sketch.Decode(v)
+		out[string(key)] += s.GetCount()
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// waitApplied waits until the workers have added n records in all.
+func waitApplied(t *testing.T, a *Aggregator, n int64) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); a.Applied() < n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("workers applied %d of %d records", a.Applied(), n)
+		}
+	}
+}
+
+func TestMemoryThenStorageCountsOnce(t *testing.T) {
+	base := int64(1763683200)
+	c := newClock(base)
+	st := mustStore(t)
+	a := mustOpen(t, st, c, nil)
+	pageView := series.NewView(series.Page)
+	for m := int64(0); m < 5; m++ {
+		for i := 0; i < 100; i++ {
+			r := rec(base+m*60+int64(i%60), fmt.Sprintf("/p%d", i%3), "DE", float64(100+i))
+			if err := a.Add(&r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitApplied(t, a, 100*(m+1))
+		// Before and after the window closes the count is the same: memory, then storage.
+		got := counts(t, a, st, pageView, base, base+3600)
+		if got["/p0\x1f"] != float64(34*(m+1)) {
+			t.Fatalf("minute %d before flush: /p0 count %v", m, got["/p0\x1f"])
+		}
+		c.set(base + (m+1)*60 + 3)
+		if err := a.flush(floor(c.now().Add(-2*time.Second).Unix(), 60)); err != nil {
+			t.Fatal(err)
+		}
+		got = counts(t, a, st, pageView, base, base+3600)
+		if got["/p0\x1f"] != float64(34*(m+1)) || got["/p1\x1f"] != float64(33*(m+1)) {
+			t.Fatalf("minute %d after flush: %v", m, got)
+		}
+	}
+	if st.Flushed() != base+5*60 {
+		t.Fatalf("storage flushed until %d", st.Flushed()-base)
+	}
+	// A late record for a closed window lands in the oldest open one, never in storage's past.
+	late := rec(base+30, "/p0", "DE", 1)
+	a.Add(&late)
+	waitApplied(t, a, 501)
+	if got := counts(t, a, st, pageView, base, base+3600)["/p0\x1f"]; got != 34*5+1 {
+		t.Fatalf("late record lost or doubled: %v", got)
+	}
+	if err := a.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Add(&late); err != ErrClosed {
+		t.Fatalf("Add after Close = %v", err)
+	}
+}
+
+func TestCloseFlushesOpenWindowAndRestartDoesNotRewrite(t *testing.T) {
+	base := int64(1763683200)
+	c := newClock(base + 10)
+	st := mustStore(t)
+	a := mustOpen(t, st, c, nil)
+	for i := 0; i < 1000; i++ {
+		r := rec(base+10, "/", "US", 50)
+		if err := a.Add(&r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Restart within the same minute: new records go to the next minute.
+	a = mustOpen(t, st, c, nil)
+	r := rec(base+20, "/", "US", 50)
+	a.Add(&r)
+	if err := a.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	total := series.NewView()
+	got := counts(t, a, st, total, base, base+3600)
+	if got[""] != 1001 {
+		t.Fatalf("after two clean shutdowns: count %v, want 1001", got[""])
+	}
+}
+
+func TestCardinalityCap(t *testing.T) {
+	base := int64(1763683200)
+	c := newClock(base)
+	st := mustStore(t)
+	a := mustOpen(t, st, c, func(o *Options) { o.Caps[series.Page] = 50; o.Shards = 2 })
+	defer a.Close(context.Background())
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 5000; i++ {
+				r := rec(base, fmt.Sprintf("/u/%d-%d", g, i), "DE", 10)
+				for a.Add(&r) == ErrQueueFull {
+					time.Sleep(time.Millisecond)
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	waitApplied(t, a, 20000)
+	got := counts(t, a, st, series.NewView(series.Page), base, base+60)
+	if len(got) > 51 {
+		t.Fatalf("%d pages in the window, cap is 50 (+1 for %s)", len(got), series.Other)
+	}
+	var n float64
+	for _, c := range got {
+		n += c
+	}
+	if n != 20000 || got[series.Other+"\x1f"] < 20000-50 {
+		t.Fatalf("total %v, other %v", n, got[series.Other+"\x1f"])
+	}
+}
+
+func TestQueueFullSheds(t *testing.T) {
+	c := newClock(1763683200)
+	st := mustStore(t)
+	a := mustOpen(t, st, c, func(o *Options) { o.QueueSize = 8; o.Shards = 1 })
+	a.shards[0].mu.Lock() // a stalled worker
+	var shed int
+	for i := 0; i < 100; i++ {
+		r := rec(1763683200, "/", "DE", 10)
+		if a.Add(&r) == ErrQueueFull {
+			shed++
+		}
+	}
+	a.shards[0].mu.Unlock()
+	if shed < 100-8-1 {
+		t.Fatalf("only %d of 100 shed with a queue of 8 and a stalled worker", shed)
+	}
+	if err := a.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func BenchmarkApply(b *testing.B) {
+	c := newClock(1763683200)
+	st := mustStore(b)
+	a := mustOpen(b, st, c, nil)
+	defer a.Close(context.Background())
+	recs := make([]series.Record, 64)
+	for i := range recs {
+		r := rec(1763683200, fmt.Sprintf("/p%d", i%20), []string{"DE", "US", "FR"}[i%3], float64(100+i))
+		for m := series.Metric(0); m < series.Metric(series.NumPageMetrics); m++ {
+			r.Set(m, float64(50+i*7+int(m)*30))
+		}
+		recs[i] = r
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		a.Apply(&recs[i%len(recs)])
+	}
+}

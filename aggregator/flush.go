@@ -1,0 +1,162 @@
+package aggregator
+
+import (
+	"sort"
+	"time"
+
+	"github.com/DataDog/sketches-go/ddsketch"
+
+	"rumd/internal/series"
+	"rumd/storage"
+)
+
+func (a *Aggregator) flushLoop() {
+	defer a.flusher.Done()
+	t := time.NewTicker(a.opts.Tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-a.stop:
+			return
+		case <-t.C:
+			closeBefore := floor(a.opts.Now().Add(-a.opts.Grace).Unix(), 60)
+			if err := a.flush(closeBefore); err != nil {
+				a.log.Error("flush failed; windows stay in memory and are retried", "err", err)
+			}
+		}
+	}
+}
+
+// flush closes every window that starts before closeBefore and writes all closed windows to
+// storage, oldest first. A window whose write fails stays pending and is retried.
+func (a *Aggregator) flush(closeBefore int64) error {
+	a.flushMu.Lock()
+	defer a.flushMu.Unlock()
+	a.detach(closeBefore)
+	for {
+		a.viewMu.RLock()
+		var pieces []*window
+		if len(a.pending) > 0 {
+			start := a.pending[0].start
+			for _, w := range a.pending {
+				if w.start == start {
+					pieces = append(pieces, w)
+				}
+			}
+		}
+		a.viewMu.RUnlock()
+		if len(pieces) == 0 {
+			return nil
+		}
+		t0 := time.Now()
+		sw, sketches := a.merge(pieces)
+		if err := a.store.WriteWindow(sw); err != nil {
+			a.m.flushErrors.Inc()
+			return err
+		}
+		a.viewMu.Lock()
+		a.pending = a.pending[len(pieces):]
+		a.viewMu.Unlock()
+		a.cardMu.Lock()
+		delete(a.cards, sw.Start)
+		a.cardMu.Unlock()
+		a.m.liveSketches.Sub(float64(sketches))
+		a.m.flushed.Inc()
+		a.m.flushDuration.Observe(time.Since(t0).Seconds())
+	}
+}
+
+// detach moves the windows before closeBefore from the shards to pending, in order.
+func (a *Aggregator) detach(closeBefore int64) {
+	a.viewMu.Lock()
+	defer a.viewMu.Unlock()
+	// Raised before the shards are locked: a worker that reads the old value holds its
+	// shard lock, so its record lands in a window that is detached after it.
+	if closeBefore > a.minOpen.Load() {
+		a.minOpen.Store(closeBefore)
+	}
+	var moved []*window
+	for _, sh := range a.shards {
+		sh.mu.Lock()
+		for start, w := range sh.windows {
+			if start < closeBefore {
+				moved = append(moved, w)
+				delete(sh.windows, start)
+			}
+		}
+		sh.mu.Unlock()
+	}
+	a.pending = append(a.pending, moved...)
+	sort.SliceStable(a.pending, func(i, j int) bool { return a.pending[i].start < a.pending[j].start })
+}
+
+// merge folds the shard pieces of one window into a storage window. It returns the number
+// of live sketches the pieces held.
+func (a *Aggregator) merge(pieces []*window) (*storage.Window, int) {
+	sw := &storage.Window{Start: pieces[0].start}
+	live := 0
+	var values [series.NumDims]map[string]struct{}
+	for d := range values {
+		values[d] = map[string]struct{}{}
+	}
+	for vi, v := range a.views {
+		merged := map[string]*entry{}
+		var keys []string
+		for _, w := range pieces {
+			for k, e := range w.views[vi] {
+				live += countSketches(e)
+				// Pieces stay untouched: a failed write is retried from them.
+				m := merged[k]
+				if m == nil {
+					m = &entry{labels: e.labels, sk: make([]*ddsketch.DDSketch, len(e.sk))}
+					merged[k] = m
+					keys = append(keys, k)
+				}
+				for i, s := range e.sk {
+					switch {
+					case s == nil:
+					case m.sk[i] == nil:
+						m.sk[i] = s.Copy()
+					default:
+						m.sk[i].MergeWith(s)
+					}
+				}
+			}
+		}
+		sort.Strings(keys)
+		first := v.ForProbes()
+		for _, k := range keys {
+			e := merged[k]
+			for _, d := range v.Dims {
+				values[d][e.labels[d]] = struct{}{}
+			}
+			for i, s := range e.sk {
+				if s == nil {
+					continue
+				}
+				m := series.Metric(i)
+				if first {
+					m += series.ProbeDNS
+				}
+				sw.Entries = append(sw.Entries, storage.Entry{View: v.Mask, Metric: m, Series: []byte(k), Sketch: s})
+			}
+		}
+	}
+	for d := range values {
+		for v := range values[d] {
+			sw.Values[d] = append(sw.Values[d], v)
+		}
+		sort.Strings(sw.Values[d])
+	}
+	return sw, live
+}
+
+func countSketches(e *entry) int {
+	n := 0
+	for _, s := range e.sk {
+		if s != nil {
+			n++
+		}
+	}
+	return n
+}

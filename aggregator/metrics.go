@@ -1,0 +1,51 @@
+package aggregator
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	shed          prometheus.Counter
+	rebucketed    prometheus.Counter
+	overflow      *prometheus.CounterVec
+	liveSketches  prometheus.Gauge
+	flushed       prometheus.Counter
+	flushErrors   prometheus.Counter
+	flushDuration prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer, a *Aggregator) *metrics {
+	m := &metrics{
+		shed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rumd_aggregator_shed_total", Help: "Records refused because the queue was full.",
+		}),
+		rebucketed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rumd_aggregator_rebucketed_total", Help: "Records that reached a closed window and were counted in the oldest open one.",
+		}),
+		overflow: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rumd_cardinality_overflow_total", Help: "Label values folded into __other__ by a dimension's per-window cap.",
+		}, []string{"dim"}),
+		liveSketches: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "rumd_aggregator_live_sketches", Help: "Sketches held in memory (open and closing windows).",
+		}),
+		flushed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rumd_aggregator_windows_flushed_total", Help: "Closed windows written to storage.",
+		}),
+		flushErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rumd_aggregator_flush_errors_total", Help: "Window writes that failed and will be retried.",
+		}),
+		flushDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "rumd_aggregator_flush_duration_seconds", Help: "Time to merge a closed window across shards and store it.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.shed, m.rebucketed, m.overflow, m.liveSketches, m.flushed, m.flushErrors, m.flushDuration,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "rumd_aggregator_queue_depth", Help: "Records waiting in the aggregator queue.",
+			}, func() float64 { return float64(a.QueueDepth()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "rumd_aggregator_queue_capacity", Help: "Size of the aggregator queue.",
+			}, func() float64 { return float64(a.QueueCapacity()) }),
+		)
+	}
+	return m
+}
