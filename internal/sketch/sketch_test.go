@@ -94,7 +94,9 @@ func TestQuantileAccuracyAndRoundTrip(t *testing.T) {
 	}
 	for _, q := range []float64{0, 0.5, 0.75, 0.95, 0.99, 1} {
 		exact := vals[int(q*float64(len(vals)-1))]
-		for name, sk := range map[string]interface{ GetValueAtQuantile(float64) (float64, error) }{"orig": s, "decoded": d, "merged": merged} {
+		for name, sk := range map[string]interface {
+			GetValueAtQuantile(float64) (float64, error)
+		}{"orig": s, "decoded": d, "merged": merged} {
 			got, _ := sk.GetValueAtQuantile(q)
 			if exact == 0 {
 				if got != 0 {

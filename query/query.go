@@ -1,0 +1,357 @@
+// Package query answers percentile questions over any time range: it picks the smallest
+// view that holds the asked dimensions, plans each step over the coarsest stored
+// resolution that fits (day and hour rollups where whole, minutes elsewhere, memory for
+// windows not yet stored), and merges sketches per group and step. Percentiles are read
+// from the merged sketch, never averaged.
+package query
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/DataDog/sketches-go/ddsketch"
+
+	"rumd/aggregator"
+	"rumd/internal/series"
+	"rumd/internal/sketch"
+	"rumd/storage"
+)
+
+// Store is what queries need of storage.
+type Store interface {
+	Scan(r storage.Res, view series.Mask, m series.Metric, from, to int64, fn func(start int64, seriesKey, sketch []byte) error) error
+	Rolled() (hourDone, dayDone int64)
+	LabelValues(d series.Dim, from, to int64) ([]string, error)
+}
+
+// Live is what queries need of the aggregator's in-memory windows.
+type Live interface {
+	Collect(view series.Mask, m series.Metric, from, to int64, fn func(start int64, l *series.Labels, s *ddsketch.DDSketch)) (memFrom int64)
+	LabelValues(d series.Dim) []string
+}
+
+var (
+	_ Store = (*storage.DB)(nil)
+	_ Live  = (*aggregator.Aggregator)(nil)
+)
+
+// Engine runs queries.
+type Engine struct {
+	store Store
+	live  Live
+	views []series.View
+}
+
+// New builds an engine over a store, the live windows and the configured views.
+func New(store Store, live Live, views []series.View) *Engine {
+	return &Engine{store: store, live: live, views: views}
+}
+
+// Views returns the materialised views.
+func (e *Engine) Views() []series.View { return e.views }
+
+// Request is one query.
+type Request struct {
+	Metric series.Metric
+	From   int64 // unix seconds, inclusive; rounded down to a minute
+	To     int64 // unix seconds, exclusive; rounded up to a minute
+	// Step is the length of one point in seconds, a multiple of 60; points start at
+	// multiples of Step since the epoch. 0 means a single point over [From, To).
+	Step int64
+	// Match filters a dimension's values; nil accepts any value.
+	Match [series.NumDims]func(string) bool
+	// By lists the dimensions to group by.
+	By []series.Dim
+}
+
+// Equal returns a matcher for one exact value.
+func Equal(v string) func(string) bool { return func(s string) bool { return s == v } }
+
+// Point is the merged sketch of one step of one group.
+type Point struct {
+	T      int64 // start of the step, unix seconds
+	Sketch *ddsketch.DDSketch
+}
+
+// Group is one group's points, oldest first; steps without data are left out.
+type Group struct {
+	Labels series.Labels // values of the By dimensions
+	Points []Point
+}
+
+// Result is a query's answer.
+type Result struct {
+	View   series.View
+	Groups []Group // sorted by label values
+}
+
+// NoViewError says no materialised view holds the dimensions a query needs.
+type NoViewError struct {
+	Metric series.Metric
+	Need   series.Mask
+	Views  []series.View
+}
+
+func (e *NoViewError) Error() string {
+	var names []string
+	for _, v := range e.Views {
+		if v.Carries(e.Metric) {
+			names = append(names, "["+strings.Join(v.Names(), ",")+"]")
+		}
+	}
+	need := series.View{Mask: e.Need, Dims: e.Need.Dims()}
+	return fmt.Sprintf("no view holds [%s] for %s; views: %s", strings.Join(need.Names(), ","), e.Metric, strings.Join(names, " "))
+}
+
+// ErrRange is returned for an empty or inverted time range or a bad step.
+var ErrRange = errors.New("bad time range or step")
+
+// MaxPoints bounds the points of one query's group, to keep a query's work bounded.
+const MaxPoints = 20000
+
+// ViewFor returns the view a request would be answered from.
+func (e *Engine) ViewFor(m series.Metric, match *[series.NumDims]func(string) bool, by []series.Dim) (series.View, error) {
+	var need series.Mask
+	for d := series.Dim(0); d < series.NumDims; d++ {
+		if match[d] != nil {
+			need |= 1 << d
+		}
+	}
+	for _, d := range by {
+		need |= 1 << d
+	}
+	if m.IsProbe() {
+		need |= 1 << series.Probe
+	}
+	v, ok := series.Choose(e.views, m, need)
+	if !ok {
+		return series.View{}, &NoViewError{Metric: m, Need: need, Views: e.views}
+	}
+	return v, nil
+}
+
+// Query answers one request.
+func (e *Engine) Query(ctx context.Context, req Request) (*Result, error) {
+	from, to := floor(req.From, 60), ceil(req.To, 60)
+	if from >= to || from < 0 {
+		return nil, fmt.Errorf("%w: from %d must be before to %d", ErrRange, req.From, req.To)
+	}
+	step := req.Step
+	if step == 0 {
+		step = to - from
+	}
+	if step < 60 || (req.Step != 0 && step%60 != 0) {
+		return nil, fmt.Errorf("%w: step %d s must be a positive multiple of 60", ErrRange, req.Step)
+	}
+	base := from
+	if req.Step != 0 {
+		base = floor(from, step)
+	}
+	if (to-base)/step > MaxPoints {
+		return nil, fmt.Errorf("%w: %d points per series is more than %d; use a larger step", ErrRange, (to-base)/step, MaxPoints)
+	}
+	view, err := e.ViewFor(req.Metric, &req.Match, req.By)
+	if err != nil {
+		return nil, err
+	}
+	acc := newAccumulator(view, &req, base, step)
+
+	// Memory first: it tells where storage ends.
+	memFrom := e.live.Collect(view.Mask, req.Metric, from, to, func(start int64, l *series.Labels, s *ddsketch.DDSketch) {
+		if g := acc.groupOf(l); g != nil {
+			g.add(acc.stepOf(start), s)
+		}
+	})
+	hourDone, dayDone := e.store.Rolled()
+	for _, seg := range plan(from, min(to, memFrom), base, step, min(hourDone, memFrom), min(dayDone, memFrom)) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		var l series.Labels
+		err := e.store.Scan(seg.res, view.Mask, req.Metric, seg.from, seg.to, func(start int64, key, val []byte) error {
+			g := acc.groupOfKey(key, &l)
+			if g == nil {
+				return nil
+			}
+			return g.merge(acc.stepOf(start), val)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return acc.result(), nil
+}
+
+// segment is a time range read at one resolution.
+type segment struct {
+	res      storage.Res
+	from, to int64
+}
+
+// plan covers [from, to) with segments: in each step, whole days before dayDone come from
+// day rollups, whole hours before hourDone from hour rollups, and the rest from minutes.
+// Adjacent segments of one resolution are joined so a long range is a few scans.
+func plan(from, to, base, step, hourDone, dayDone int64) []segment {
+	var out []segment
+	emit := func(r storage.Res, a, b int64) {
+		if a >= b {
+			return
+		}
+		if n := len(out); n > 0 && out[n-1].res == r && out[n-1].to == a {
+			out[n-1].to = b
+			return
+		}
+		out = append(out, segment{r, a, b})
+	}
+	var cover func(r storage.Res, a, b int64)
+	cover = func(r storage.Res, a, b int64) {
+		if r == storage.Minute {
+			emit(storage.Minute, a, b)
+			return
+		}
+		size, done := int64(86400), dayDone
+		if r == storage.Hour {
+			size, done = 3600, hourDone
+		}
+		lo, hi := ceil(a, size), min(floor(b, size), floor(done, size))
+		if lo >= hi {
+			cover(r-1, a, b)
+			return
+		}
+		cover(r-1, a, lo)
+		emit(r, lo, hi)
+		cover(r-1, hi, b)
+	}
+	for s := base; s < to; s += step {
+		cover(storage.Day, max(s, from), min(s+step, to))
+	}
+	return out
+}
+
+// accumulator merges sketches per group and step.
+type accumulator struct {
+	view   series.View
+	req    *Request
+	base   int64
+	step   int64
+	groups map[string]*group
+	byKey  map[string]*group // series key → its group; nil entry = filtered out
+	buf    []byte
+}
+
+type group struct {
+	labels series.Labels
+	steps  map[int64]*ddsketch.DDSketch
+}
+
+func newAccumulator(v series.View, req *Request, base, step int64) *accumulator {
+	return &accumulator{view: v, req: req, base: base, step: step, groups: map[string]*group{}, byKey: map[string]*group{}}
+}
+
+func (a *accumulator) stepOf(start int64) int64 { return a.base + (start-a.base)/a.step*a.step }
+
+// groupOf returns the group of a series' labels, or nil when the filters reject it.
+func (a *accumulator) groupOf(l *series.Labels) *group {
+	for _, d := range a.view.Dims {
+		if m := a.req.Match[d]; m != nil && !m(l[d]) {
+			return nil
+		}
+	}
+	var gl series.Labels
+	for _, d := range a.req.By {
+		gl[d] = l[d]
+	}
+	a.buf = series.AppendKey(a.buf[:0], series.View{Dims: a.req.By}, &gl)
+	g := a.groups[string(a.buf)]
+	if g == nil {
+		g = &group{labels: gl, steps: map[int64]*ddsketch.DDSketch{}}
+		a.groups[string(a.buf)] = g
+	}
+	return g
+}
+
+// groupOfKey is groupOf for a stored series key, remembering the answer per key.
+func (a *accumulator) groupOfKey(key []byte, l *series.Labels) *group {
+	if g, ok := a.byKey[string(key)]; ok {
+		return g
+	}
+	var g *group
+	if err := series.ParseKey(a.view, key, l); err == nil {
+		g = a.groupOf(l)
+	}
+	a.byKey[string(key)] = g
+	return g
+}
+
+func (g *group) sketchAt(t int64) *ddsketch.DDSketch {
+	s := g.steps[t]
+	if s == nil {
+		s = sketch.New()
+		g.steps[t] = s
+	}
+	return s
+}
+
+func (g *group) add(t int64, s *ddsketch.DDSketch) { g.sketchAt(t).MergeWith(s) }
+
+func (g *group) merge(t int64, encoded []byte) error { return sketch.MergeEncoded(g.sketchAt(t), encoded) }
+
+func (a *accumulator) result() *Result {
+	keys := make([]string, 0, len(a.groups))
+	for k := range a.groups {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	res := &Result{View: a.view, Groups: make([]Group, 0, len(keys))}
+	for _, k := range keys {
+		g := a.groups[k]
+		out := Group{Labels: g.labels}
+		for t, s := range g.steps {
+			if s.GetCount() > 0 {
+				out.Points = append(out.Points, Point{T: t, Sketch: s})
+			}
+		}
+		if len(out.Points) == 0 {
+			continue
+		}
+		sort.Slice(out.Points, func(i, j int) bool { return out.Points[i].T < out.Points[j].T })
+		res.Groups = append(res.Groups, out)
+	}
+	return res
+}
+
+// LabelValues lists the values of a dimension seen in [from, to), in storage or memory.
+func (e *Engine) LabelValues(ctx context.Context, d series.Dim, from, to int64) ([]string, error) {
+	stored, err := e.store.LabelValues(d, from, to)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]struct{}{}
+	for _, v := range stored {
+		seen[v] = struct{}{}
+	}
+	for _, v := range e.live.LabelValues(d) {
+		seen[v] = struct{}{}
+	}
+	out := make([]string, 0, len(seen))
+	for v := range seen {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func floor(t, step int64) int64 {
+	r := t % step
+	if r < 0 {
+		r += step
+	}
+	return t - r
+}
+
+func ceil(t, step int64) int64 { return -floor(-t, step) }
