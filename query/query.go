@@ -297,7 +297,9 @@ func (g *group) sketchAt(t int64) *ddsketch.DDSketch {
 
 func (g *group) add(t int64, s *ddsketch.DDSketch) { g.sketchAt(t).MergeWith(s) }
 
-func (g *group) merge(t int64, encoded []byte) error { return sketch.MergeEncoded(g.sketchAt(t), encoded) }
+func (g *group) merge(t int64, encoded []byte) error {
+	return sketch.MergeEncoded(g.sketchAt(t), encoded)
+}
 
 func (a *accumulator) result() *Result {
 	keys := make([]string, 0, len(a.groups))

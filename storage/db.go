@@ -104,6 +104,7 @@ type metrics struct {
 	rollupDuration *prometheus.HistogramVec
 	written        prometheus.Counter
 	dropped        *prometheus.CounterVec
+	maintErrors    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, db *DB) *metrics {
@@ -122,9 +123,12 @@ func newMetrics(reg prometheus.Registerer, db *DB) *metrics {
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rumd_storage_partitions_dropped_total", Help: "Time partitions dropped by retention.",
 		}, []string{"resolution"}),
+		maintErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rumd_storage_maintenance_errors_total", Help: "Rollup or retention passes that failed (retried after the next window).",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.flushDuration, m.rollupDuration, m.written, m.dropped,
+		reg.MustRegister(m.flushDuration, m.rollupDuration, m.written, m.dropped, m.maintErrors,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "rumd_storage_disk_bytes", Help: "Bytes on disk of the sketch database (LSM and value log).",
 			}, func() float64 { lsm, vlog := db.bdb.Size(); return float64(lsm + vlog) }),

@@ -74,10 +74,17 @@ func (db *DB) WriteWindow(w *Window) error {
 	db.flushed.Store(end)
 	db.m.written.Add(float64(len(w.Entries)))
 	db.m.flushDuration.Observe(time.Since(t0).Seconds())
+	// The window is safe on disk; a failed rollup or retention pass is logged and simply
+	// runs again after the next window, since its watermark did not move.
 	if err := db.rollUp(end); err != nil {
-		return err
+		db.m.maintErrors.Inc()
+		db.log.Error("rollup failed; retried after the next window", "err", err)
 	}
-	return db.retain(end)
+	if err := db.retain(end); err != nil {
+		db.m.maintErrors.Inc()
+		db.log.Error("retention failed; retried after the next window", "err", err)
+	}
+	return nil
 }
 
 // indexValues records the label values of a window under its day, once per day and value.
