@@ -1,0 +1,98 @@
+package loadtest
+
+import (
+	"fmt"
+	"time"
+)
+
+// Item is one pre-encoded beacon: what goes on the wire and what rumd should make of it.
+type Item struct {
+	Body   []byte
+	IDOff  int    // offset of the id to overwrite per send; -1 for none
+	UA     string // User-Agent header
+	IP     string // X-Forwarded-For header
+	Reason string // the rejection reason it is meant to get; "" for a good beacon
+
+	// Labels and values rumd should record for a good beacon.
+	Page, Country, Device, Nav, Variant string
+	Values                              [NumMetrics]float64
+	Has                                 uint16
+}
+
+// Pool is the set of distinct beacons a run cycles through. Encoding happens once, before
+// the clock starts, so the sender only copies bytes and overwrites an id.
+type Pool struct {
+	Items []Item
+	// Reasons lists the reasons bad items were made for, in the order they rotate.
+	Reasons []string
+}
+
+// BuildPool makes n beacons from the default population: a share bad of them spoilt, spread
+// evenly over reasons (all of BadReasons when empty). now is the client wall clock.
+func BuildPool(n int, bad float64, reasons []string, seed int64, now time.Time) (*Pool, error) {
+	if len(reasons) == 0 {
+		reasons = BadReasons
+	}
+	for _, rs := range reasons {
+		if !isBadReason(rs) {
+			return nil, fmt.Errorf("unknown reason %q", rs)
+		}
+	}
+	pop, err := NewPopulation(max(n, 1000) * 4)
+	if err != nil {
+		return nil, err
+	}
+	r := newRand(seed)
+	z := pop.NewZipf(r)
+	wall := float64(now.UnixMilli())
+	p := &Pool{Items: make([]Item, n), Reasons: reasons}
+	buf := make([]byte, 0, 1<<20)
+	// Bad items are placed at a fixed stride, so any prefix of the cycle holds close to the
+	// intended share, and a run of any length sends every reason.
+	nBad := int(float64(n)*bad + 0.5)
+	badAt := func(i int) (int, bool) {
+		if nBad == 0 {
+			return 0, false
+		}
+		// Item i is the k-th bad one when floor(i*nBad/n) steps up at i.
+		k := i * nBad / n
+		if (i+1)*nBad/n > k {
+			return k, true
+		}
+		return 0, false
+	}
+	for i := range p.Items {
+		v := pop.Draw(r, z)
+		var b Beacon
+		b.URL, b.Nav, b.Conn, b.Variant = v.URL, v.Nav, v.Conn, v.Variant
+		skew := 0.0
+		if r.Float64() < 0.2 { // small client clock offsets are accepted (DESIGN §3)
+			skew = 120_000 * (2*r.Float64() - 1)
+		}
+		it := &p.Items[i]
+		k, isBad := badAt(i)
+		if isBad {
+			it.Reason = reasons[k%len(reasons)]
+			v.Nav, b.Nav = "navigate", "navigate"
+		}
+		timeline(r, &b, &v, wall+skew)
+		var body []byte
+		var off int
+		ua := v.UA
+		if isBad {
+			body, off, ua = spoil(r, &b, &v, it.Reason, k/len(reasons), buf[:0])
+		} else {
+			body, off = b.AppendJSON(buf[:0])
+		}
+		it.Body = append([]byte(nil), body...)
+		it.IDOff, it.UA, it.IP = off, ua, v.IP
+		if off+idLen > len(body) {
+			it.IDOff = -1
+		}
+		it.Page, it.Country, it.Device, it.Nav, it.Variant = v.Group, v.Country, v.Device, v.Nav, v.Variant
+		if !isBad {
+			it.Values, it.Has = b.Values()
+		}
+	}
+	return p, nil
+}
