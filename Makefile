@@ -32,8 +32,13 @@ test-integration: build
 generate:
 	$(GO) generate ./...
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 $(PKGS)
+# bench runs the hot path's micro-benchmarks (BENCH_COUNT runs each, raw output in
+# bin/bench.txt), then loads a fresh rumd and a bare 204 handler for LOAD_DURATION each with
+# `rumd loadtest --baseline`, and prints one summary table against DESIGN's budgets.
+bench: build
+	@echo "micro-benchmarks: $(GO) test -run '^$$' -bench . -benchmem -count $(or $(BENCH_COUNT),5) $(PKGS)"
+	@$(GO) test -run '^$$' -bench . -benchmem -count $(or $(BENCH_COUNT),5) $(PKGS) > bin/bench.txt || { cat bin/bench.txt; exit 1; }
+	$(GO) run ./loadtest/benchreport -bench bin/bench.txt -rumd $(BIN) -duration $(or $(LOAD_DURATION),10s)
 
 clean:
 	rm -rf bin data

@@ -1,0 +1,350 @@
+// Command benchreport is the second half of `make bench`: it reads the output of the Go
+// micro-benchmarks, serves a fresh rumd on loopback, loads it and a bare 204 handler with
+// `rumd loadtest --baseline`, samples rumd's resident memory meanwhile, and prints one
+// summary table next to the budgets of DESIGN §6.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"rumd/loadtest"
+)
+
+func main() {
+	benchFile := flag.String("bench", "", "output of go test -bench (- for stdin); empty: no micro-benchmarks")
+	bin := flag.String("rumd", "bin/rumd", "rumd binary to load; empty: no load run")
+	duration := flag.Duration("duration", 10*time.Second, "load duration per target")
+	count := flag.Int("count", 5_000_000, "bound on beacons per target")
+	conns := flag.Int("connections", 16, "keep-alive connections")
+	rate := flag.Float64("rate", 0, "open-loop rate; 0 for closed loop")
+	flag.Parse()
+	if err := run(*benchFile, *bin, *duration, *count, *conns, *rate); err != nil {
+		fmt.Fprintln(os.Stderr, "benchreport:", err)
+		os.Exit(1)
+	}
+}
+
+func run(benchFile, bin string, duration time.Duration, count, conns int, rate float64) error {
+	var benches []bench
+	if benchFile != "" {
+		var r io.Reader = os.Stdin
+		if benchFile != "-" {
+			f, err := os.Open(benchFile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			r = f
+		}
+		var err error
+		if benches, err = parseBench(r); err != nil {
+			return err
+		}
+	}
+	var load *loadResult
+	if bin != "" {
+		var err error
+		if load, err = runLoad(bin, duration, count, conns, rate); err != nil {
+			return err
+		}
+	}
+	printTable(os.Stdout, benches, load)
+	if load != nil && (!load.rep.OK || load.exit != 0) {
+		return fmt.Errorf("the load run failed its checks: %s", strings.Join(load.rep.Problems, "; "))
+	}
+	return nil
+}
+
+// bench is one micro-benchmark, the median of its -count runs.
+type bench struct {
+	pkg, name              string
+	runs                   int
+	ns, bytes, allocs, mbs float64
+}
+
+func parseBench(r io.Reader) ([]bench, error) {
+	type key struct{ pkg, name string }
+	samples := map[key][][4]float64{}
+	var order []key
+	pkg := ""
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := sc.Text()
+		if p, ok := strings.CutPrefix(line, "pkg: "); ok {
+			pkg = strings.TrimPrefix(strings.TrimSpace(p), "rumd/")
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
+			continue
+		}
+		name := strings.TrimPrefix(f[0], "Benchmark")
+		if i := strings.LastIndexByte(name, '-'); i > 0 {
+			if _, err := strconv.Atoi(name[i+1:]); err == nil {
+				name = name[:i]
+			}
+		}
+		var s [4]float64
+		for i := 2; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				continue
+			}
+			switch f[i+1] {
+			case "ns/op":
+				s[0] = v
+			case "B/op":
+				s[1] = v
+			case "allocs/op":
+				s[2] = v
+			case "MB/s":
+				s[3] = v
+			}
+		}
+		k := key{pkg, name}
+		if _, ok := samples[k]; !ok {
+			order = append(order, k)
+		}
+		samples[k] = append(samples[k], s)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]bench, 0, len(order))
+	for _, k := range order {
+		ss := samples[k]
+		med := func(i int) float64 {
+			xs := make([]float64, len(ss))
+			for j, s := range ss {
+				xs[j] = s[i]
+			}
+			sort.Float64s(xs)
+			return xs[len(xs)/2]
+		}
+		out = append(out, bench{pkg: k.pkg, name: k.name, runs: len(ss), ns: med(0), bytes: med(1), allocs: med(2), mbs: med(3)})
+	}
+	return out, nil
+}
+
+type loadResult struct {
+	cmd    string
+	rep    loadtest.Report
+	exit   int
+	maxRSS int64 // bytes
+	avgRSS int64
+}
+
+// runLoad serves rumd from bin on a free loopback port with a fresh data directory and the
+// load tool's GeoIP file, then runs `rumd loadtest --baseline --json` against it.
+func runLoad(bin string, duration time.Duration, count, conns int, rate float64) (*loadResult, error) {
+	dir, err := os.MkdirTemp("", "rumd-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	geo := filepath.Join(dir, "geoip.mmdb")
+	if err := loadtest.WriteGeoIP(geo, "geoip2-country"); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	var logs bytes.Buffer
+	srv := exec.Command(bin, "serve", "--listen", addr, "--data", filepath.Join(dir, "data"),
+		"--geoip", geo, "--trusted-proxies", "127.0.0.1/32")
+	srv.Stdout, srv.Stderr = &logs, &logs
+	if err := srv.Start(); err != nil {
+		return nil, fmt.Errorf("start rumd: %w", err)
+	}
+	defer func() {
+		_ = srv.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = srv.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = srv.Process.Kill()
+			<-done
+		}
+	}()
+	base := "http://" + addr
+	if err := waitHealthy(base, 30*time.Second); err != nil {
+		return nil, fmt.Errorf("%w\n%s", err, logs.String())
+	}
+
+	var mu sync.Mutex
+	var maxRSS, sumRSS, nRSS int64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			if rss, err := rssOf(srv.Process.Pid); err == nil {
+				mu.Lock()
+				maxRSS = max(maxRSS, rss)
+				sumRSS += rss
+				nRSS++
+				mu.Unlock()
+			}
+		}
+	}()
+
+	args := []string{"loadtest", "--target", base, "--duration", duration.String(),
+		"--count", strconv.Itoa(count), "--connections", strconv.Itoa(conns),
+		"--rate", strconv.FormatFloat(rate, 'g', -1, 64), "--baseline", "--json"}
+	lt := exec.Command(bin, args...)
+	var out bytes.Buffer
+	lt.Stdout, lt.Stderr = &out, os.Stderr
+	err = lt.Run()
+	close(stop)
+	<-sampled
+	res := &loadResult{cmd: "rumd " + strings.Join(args, " "), maxRSS: maxRSS}
+	if nRSS > 0 {
+		res.avgRSS = sumRSS / nRSS
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		res.exit = ee.ExitCode()
+	} else if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(out.Bytes(), &res.rep); err != nil {
+		return nil, fmt.Errorf("rumd loadtest exited %d without a JSON report: %v", res.exit, err)
+	}
+	return res, nil
+}
+
+func waitHealthy(base string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("rumd not healthy on %s after %s: %v", base, timeout, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// rssOf reads a process's resident set size from /proc.
+func rssOf(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(v)
+			if len(f) >= 1 {
+				kb, err := strconv.ParseInt(f[0], 10, 64)
+				return kb << 10, err
+			}
+		}
+	}
+	return 0, errors.New("no VmRSS")
+}
+
+func printTable(w io.Writer, benches []bench, load *loadResult) {
+	cpu := cpuModel()
+	fmt.Fprintf(w, "\nrumd performance summary: %d CPUs %s, %s %s/%s\n\n", runtime.NumCPU(), cpu, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	if len(benches) > 0 {
+		fmt.Fprintf(w, "%-58s %12s %10s %10s\n", "micro-benchmark (median of runs)", "ns/op", "B/op", "allocs/op")
+		for _, b := range benches {
+			fmt.Fprintf(w, "%-58s %12.1f %10.0f %10.0f\n", trim(b.pkg+" "+b.name, 58), b.ns, b.bytes, b.allocs)
+		}
+		fmt.Fprintln(w)
+	}
+	if load == nil {
+		return
+	}
+	r := &load.rep
+	fmt.Fprintf(w, "%-24s %12s %9s %9s %9s %9s\n", "load ("+r.Mode+" loop)", "beacons/s", "p50 ms", "p95 ms", "p99 ms", "max ms")
+	row := func(name string, res *loadtest.Result) {
+		if res == nil {
+			return
+		}
+		fmt.Fprintf(w, "%-24s %12.0f %9.3f %9.3f %9.3f %9.3f\n", name, res.Rate, res.Latency.P50,
+			res.Latency.P95, res.Latency.P99, res.Latency.Max)
+	}
+	row("bare fiber 204", r.Baseline)
+	row("rumd", r.Rumd)
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "%-40s %-22s %s\n", "measure", "measured", "budget (DESIGN §6)")
+	if r.Ratio != nil {
+		fmt.Fprintf(w, "%-40s %-22s %s\n", "ingest rate, rumd / bare", fmt.Sprintf("%.2f", *r.Ratio), "≥ 0.60")
+	}
+	if a := r.Accuracy; a != nil && a.Worst != nil {
+		fmt.Fprintf(w, "%-40s %-22s %s\n", "worst quantile error (p50..p99)",
+			fmt.Sprintf("%.3f%% (%d compared)", 100*a.Worst.RelError, a.Compared), "≤ 1.1%")
+	}
+	if r.VisibleMs != nil {
+		fmt.Fprintf(w, "%-40s %-22s %s\n", "accepted → visible in a query", fmt.Sprintf("%.0f ms", *r.VisibleMs), "≤ 2 s")
+	}
+	fmt.Fprintf(w, "%-40s %-22s %s\n", "rumd RSS during load (max / mean)",
+		fmt.Sprintf("%.0f / %.0f MiB", float64(load.maxRSS)/(1<<20), float64(load.avgRSS)/(1<<20)), "bounded")
+	rej := "all match"
+	for _, c := range r.Rejections {
+		if !c.OK {
+			rej = "MISMATCH"
+		}
+	}
+	fmt.Fprintf(w, "%-40s %-22s %s\n", "rejections by reason vs intended", rej, "exact")
+	verdict := "OK"
+	if !r.OK {
+		verdict = "FAIL: " + strings.Join(r.Problems, "; ")
+	}
+	fmt.Fprintf(w, "\nload command: %s\nverdict: %s\n", load.cmd, verdict)
+}
+
+func trim(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return "(" + strings.TrimSpace(v) + ")"
+		}
+	}
+	return ""
+}

@@ -1,0 +1,191 @@
+//go:build integration
+
+package loadtest_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"rumd/loadtest"
+)
+
+// rumdBin is the real binary, built once in TestMain.
+var rumdBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "rumd-loadtest-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	rumdBin = filepath.Join(dir, "rumd")
+	build := exec.Command("go", "build", "-o", rumdBin, "rumd/cmd/rumd")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build rumd:", err)
+		os.RemoveAll(dir)
+		os.Exit(2)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startRumd writes the load tool's GeoIP file with the CLI, serves rumd on loopback with a
+// fresh data directory and that file, trusting the load tool's address, and returns its
+// base URL. rumd is stopped with SIGTERM at the end of the test.
+func startRumd(t *testing.T, layout string) string {
+	t.Helper()
+	dir := t.TempDir()
+	geo := filepath.Join(dir, "geoip.mmdb")
+	out, err := exec.Command(rumdBin, "loadtest", "--target", "", "--write-geoip", geo, "--geoip-layout", layout).CombinedOutput()
+	if err != nil {
+		t.Fatalf("rumd loadtest --write-geoip: %v\n%s", err, out)
+	}
+	addr := freeAddr(t)
+	var logs bytes.Buffer
+	cmd := exec.Command(rumdBin, "serve", "--listen", addr, "--data", filepath.Join(dir, "data"),
+		"--geoip", geo, "--trusted-proxies", "127.0.0.1/32")
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+			t.Errorf("rumd did not stop within 30 s of SIGTERM")
+		}
+		if t.Failed() {
+			t.Logf("rumd output:\n%s", logs.String())
+		}
+	})
+	base := "http://" + addr
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return base
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rumd not healthy on %s after 30 s: %v\n%s", addr, err, logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// runLoadtest runs the CLI with --json and returns its exit code and report.
+func runLoadtest(t *testing.T, args ...string) (int, *loadtest.Report) {
+	t.Helper()
+	cmd := exec.Command(rumdBin, append([]string{"loadtest", "--json"}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	var rep loadtest.Report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("exit %d, report not JSON: %v\nstdout:\n%s\nstderr:\n%s", code, err, stdout.String(), stderr.String())
+	}
+	if strings.Contains(stdout.String(), "\r") {
+		t.Errorf("a progress line was written to a stdout that is not a terminal")
+	}
+	return code, &rep
+}
+
+func checkReport(t *testing.T, code int, rep *loadtest.Report, sent int64) {
+	t.Helper()
+	if code != 0 || !rep.OK {
+		t.Errorf("exit %d, problems:\n  %s", code, strings.Join(rep.Problems, "\n  "))
+	}
+	if rep.Rumd == nil || rep.Rumd.Sent != sent || rep.Rumd.Errors != 0 {
+		t.Fatalf("rumd result %+v, want %d sent without errors", rep.Rumd, sent)
+	}
+	for _, c := range rep.Rejections {
+		if !c.OK || c.Metrics == nil {
+			t.Errorf("%s: meant %d, answered %d, /metrics %v", c.Reason, c.Intended, c.Answered, c.Metrics)
+		}
+	}
+	if len(rep.Rejections) < len(loadtest.BadReasons)+1 {
+		t.Errorf("only %d rejection lines: %+v", len(rep.Rejections), rep.Rejections)
+	}
+	a := rep.Accuracy
+	if a == nil || a.Worst == nil || a.Compared < 500 {
+		t.Fatalf("accuracy check compared too little: %+v", a)
+	}
+	if a.Worst.RelError > 0.011 {
+		t.Errorf("worst error %.3f%% at %+v", 100*a.Worst.RelError, *a.Worst)
+	}
+	if rep.VisibleMs == nil || *rep.VisibleMs > 2000 {
+		t.Errorf("accept to visible: %v ms, budget 2000", rep.VisibleMs)
+	}
+	t.Logf("rumd %.0f/s p99 %.2f ms, worst error %.3f%% (%s p%g %s), visible after %.0f ms",
+		rep.Rumd.Rate, rep.Rumd.Latency.P99, 100*a.Worst.RelError, a.Worst.Metric, 100*a.Worst.Q, a.Worst.Group, *rep.VisibleMs)
+}
+
+func TestLoadtestAgainstRumd(t *testing.T) {
+	t.Run("closed loop with baseline", func(t *testing.T) {
+		base := startRumd(t, "geoip2-country")
+		code, rep := runLoadtest(t, "--target", base, "--count", "20000", "--duration", "8s",
+			"--connections", "8", "--bad-share", "0.05", "--baseline")
+		checkReport(t, code, rep, 20000)
+		if rep.Baseline == nil || rep.Ratio == nil || rep.Baseline.Accepted != rep.Baseline.Sent {
+			t.Errorf("baseline %+v ratio %v", rep.Baseline, rep.Ratio)
+		} else {
+			t.Logf("bare %.0f/s, ratio %.3f", rep.Baseline.Rate, *rep.Ratio)
+		}
+	})
+	t.Run("open loop, ip-location-db layout", func(t *testing.T) {
+		base := startRumd(t, "iplocation-db")
+		code, rep := runLoadtest(t, "--target", base, "--rate", "2000", "--count", "4000", "--duration", "5s",
+			"--connections", "4", "--bad-share", "0.2", "--seed", "7")
+		checkReport(t, code, rep, 4000)
+		if rep.Rumd.Mode != "open" {
+			t.Errorf("mode %q", rep.Rumd.Mode)
+		}
+	})
+	t.Run("a check that must fail", func(t *testing.T) {
+		// A tolerance below the sketch's own accuracy cannot be met: the tool must say so
+		// with a non-zero exit, or its passing verdicts mean nothing.
+		base := startRumd(t, "geoip2-country")
+		code, rep := runLoadtest(t, "--target", base, "--count", "3000", "--duration", "5s",
+			"--connections", "4", "--max-error", "0.0001")
+		if code != 1 || rep.OK {
+			t.Errorf("exit %d ok %v with an impossible tolerance", code, rep.OK)
+		}
+	})
+}
