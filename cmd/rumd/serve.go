@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"rumd/aggregator"
+	beaconjs "rumd/beacon-js"
+	"rumd/query"
+	"rumd/server"
+	"rumd/server/enrich"
+	"rumd/storage"
+)
+
+func runServe(args []string) int {
+	cfg, err := loadConfig(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rumd serve:", err)
+		return 2
+	}
+	logger := newLogger(cfg.LogLevel)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := serve(ctx, logger, cfg, nil); err != nil {
+		logger.Error("rumd stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// serve runs rumd until ctx ends: components start in pipeline order (storage, aggregator,
+// enrichment, HTTP) and stop in reverse, so on SIGTERM no accepted beacon is lost: the
+// listener closes, requests in flight finish, the aggregator drains its queue and writes
+// every window, and Badger closes. ready, when not nil, gets the bound address.
+func serve(ctx context.Context, logger *slog.Logger, cfg *Config, ready chan<- string) error {
+	o, err := buildOptions(cfg)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	store, err := storage.Open(cfg.Data, logger.With("component", "storage"), reg, o.storage)
+	if err != nil {
+		return err
+	}
+	agg, err := aggregator.Open(logger.With("component", "aggregator"), reg, store, o.agg)
+	if err != nil {
+		store.Close(context.Background())
+		return err
+	}
+	enr, err := enrich.New(logger.With("component", "enrich"), reg, o.enrich)
+	if err != nil {
+		agg.Close(context.Background())
+		store.Close(context.Background())
+		return err
+	}
+	eng := query.New(store, agg, o.agg.Views)
+	srv, err := server.New(logger.With("component", "server"), reg, server.Deps{
+		Sink:     agg,
+		Enricher: enr,
+		Engine:   eng,
+		Gatherer: reg,
+		Checks:   healthChecks(store, agg, enr),
+		Mounts: []func(fiber.Router) error{
+			func(r fiber.Router) error { return beaconjs.Mount(r, o.snippet) },
+		},
+	}, o.server)
+	if err != nil {
+		enr.Close()
+		agg.Close(context.Background())
+		store.Close(context.Background())
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		enr.Close()
+		agg.Close(context.Background())
+		store.Close(context.Background())
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	logger.Info("rumd serving", "addr", ln.Addr().String(), "data", cfg.Data, "geoip", cfg.GeoIP,
+		"ingest", o.server.IngestPath, "views", len(o.agg.Views), "version", version)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		logger.Error("HTTP server stopped", "err", err)
+	}
+	t0 := time.Now()
+	logger.Info("shutting down: draining requests, queue and windows")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownAfter)
+	defer cancel()
+	var errs []error
+	if err := srv.Shutdown(sctx); err != nil {
+		errs = append(errs, fmt.Errorf("stop HTTP: %w", err))
+	}
+	if err := agg.Close(sctx); err != nil {
+		errs = append(errs, fmt.Errorf("drain aggregator: %w", err))
+	}
+	if err := enr.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := store.Close(sctx); err != nil {
+		errs = append(errs, err)
+	}
+	logger.Info("rumd stopped", "shutdown", time.Since(t0).String(), "flushed_until", time.Unix(store.Flushed(), 0).UTC())
+	return errors.Join(errs...)
+}
+
+// healthChecks builds the /readyz tree: storage, GeoIP database and aggregator queue.
+func healthChecks(store *storage.DB, agg *aggregator.Aggregator, enr *enrich.Enricher) []server.Check {
+	return []server.Check{
+		{Name: "storage", Check: func() server.Health {
+			h := server.Health{Status: server.Healthy, Attributes: map[string]any{"disk_bytes": store.DiskBytes()}}
+			if err := store.Check(); err != nil {
+				h.Status, h.Attributes["error"] = server.Critical, err.Error()
+			}
+			if f := store.Flushed(); f > 0 {
+				h.Attributes["flushed_until"] = time.Unix(f, 0).UTC().Format(time.RFC3339)
+			}
+			if n := agg.PendingWindows(); n > 2 {
+				h.Status, h.Attributes["pending_windows"] = max(h.Status, server.Warning), n
+			}
+			return h
+		}},
+		{Name: "geoip", Check: func() server.Health {
+			path, built, ok := enr.GeoIPInfo()
+			if !ok {
+				return server.Health{Status: server.Unknown, Attributes: map[string]any{"configured": false, "note": "no database: every country is XX"}}
+			}
+			age := time.Since(built)
+			h := server.Health{Status: server.Healthy, Attributes: map[string]any{"path": path, "built": built.UTC().Format(time.RFC3339), "age_days": int(age.Hours() / 24)}}
+			if age > 60*24*time.Hour {
+				h.Status = server.Warning
+				h.Attributes["note"] = "database is over 60 days old; countries drift as address blocks move"
+			}
+			return h
+		}},
+		{Name: "aggregator", Check: func() server.Health {
+			depth, capacity := agg.QueueDepth(), agg.QueueCapacity()
+			h := server.Health{Status: server.Healthy, Attributes: map[string]any{"queue_depth": depth, "queue_capacity": capacity}}
+			switch {
+			case depth >= capacity:
+				h.Status = server.Critical
+			case depth*10 >= capacity*8:
+				h.Status = server.Warning
+			}
+			return h
+		}},
+	}
+}

@@ -1,0 +1,314 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/DataDog/sketches-go/ddsketch"
+	"github.com/go-playground/validator/v10"
+	"github.com/gofiber/fiber/v2"
+
+	"rumd/internal/series"
+	"rumd/internal/sketch"
+	"rumd/query"
+)
+
+// DefaultQuantiles are answered when a request gives no q.
+const DefaultQuantiles = "0.5,0.75,0.95,0.99"
+
+var validate = validator.New(validator.WithRequiredStructEnabled())
+
+// apiParams are the parsed parameters of the series and summary endpoints; validator v10
+// checks their bounds.
+type apiParams struct {
+	Metric    series.Metric
+	From, To  int64     `validate:"gte=0"`
+	Step      int64     `validate:"gte=60,lte=31536000"`
+	Quantiles []float64 `validate:"min=1,max=20,dive,gte=0,lte=1"`
+	QKeys     []string
+	Match     [series.NumDims]func(string) bool
+	By        []series.Dim `validate:"max=6"`
+}
+
+// paramError is a caller's mistake in a query string, with its reason code.
+type paramError struct {
+	reason string
+	msg    string
+}
+
+func (e *paramError) Error() string { return e.msg }
+
+func badParam(reason, format string, a ...any) error {
+	return &paramError{reason: reason, msg: fmt.Sprintf(format, a...)}
+}
+
+// parseParams reads metric, from, to, step, q, by and the dimension filters. withStep is
+// false for the summary, which answers one point over the range.
+func (s *Server) parseParams(c *fiber.Ctx, withStep bool) (*apiParams, error) {
+	p := &apiParams{}
+	name := c.Query("metric")
+	m, ok := series.ParseMetric(name)
+	if !ok {
+		return nil, badParam("bad_metric", "metric %q is not one of %s", name, strings.Join(series.MetricNames(), ", "))
+	}
+	p.Metric = m
+	now := s.deps.Now()
+	var err error
+	if p.From, err = query.ParseTime(c.Query("from", "-1h"), now); err != nil {
+		return nil, badParam("bad_time", "from: %v", err)
+	}
+	if p.To, err = query.ParseTime(c.Query("to", "now"), now); err != nil {
+		return nil, badParam("bad_time", "to: %v", err)
+	}
+	if p.From >= p.To {
+		return nil, badParam("bad_time", "from (%d) must be before to (%d)", p.From, p.To)
+	}
+	p.Step = 60
+	if withStep {
+		if raw := c.Query("step"); raw != "" {
+			if p.Step, err = parseStep(raw); err != nil {
+				return nil, badParam("bad_step", "step: %v", err)
+			}
+		} else {
+			// Default: the finest whole-minute step that keeps a series under 1440 points.
+			p.Step = max(60, (p.To-p.From+1439)/1440/60*60)
+		}
+	}
+	for _, k := range strings.Split(c.Query("q", DefaultQuantiles), ",") {
+		k = strings.TrimSpace(k)
+		q, err := strconv.ParseFloat(k, 64)
+		if err != nil || math.IsNaN(q) {
+			return nil, badParam("bad_quantile", "q: %q is not a number between 0 and 1", k)
+		}
+		p.Quantiles, p.QKeys = append(p.Quantiles, q), append(p.QKeys, k)
+	}
+	if by := c.Query("by"); by != "" {
+		for _, n := range strings.Split(by, ",") {
+			d, ok := series.ParseDim(strings.TrimSpace(n))
+			if !ok {
+				return nil, badParam("bad_dimension", "by: %q is not one of %s", n, strings.Join(series.DimNames(), ", "))
+			}
+			p.By = append(p.By, d)
+		}
+	}
+	for d := series.Dim(0); d < series.NumDims; d++ {
+		vals := c.Context().QueryArgs().PeekMulti(d.String())
+		if len(vals) == 0 {
+			continue
+		}
+		set := map[string]bool{}
+		for _, v := range vals {
+			set[string(v)] = true
+		}
+		p.Match[d] = func(v string) bool { return set[v] }
+	}
+	if err := validate.Struct(p); err != nil {
+		var ve validator.ValidationErrors
+		if errors.As(err, &ve) && len(ve) > 0 {
+			f := ve[0]
+			field, _, _ := strings.Cut(f.StructField(), "[")
+			switch field {
+			case "Step":
+				return nil, badParam("bad_step", "step must be between 60 s and a year, got %d s", p.Step)
+			case "Quantiles":
+				return nil, badParam("bad_quantile", "q takes 1 to 20 quantiles, each between 0 and 1")
+			case "By":
+				return nil, badParam("bad_dimension", "by takes at most %d dimensions", series.NumDims)
+			}
+			return nil, badParam("bad_param", "%s fails %s", f.Field(), f.Tag())
+		}
+		return nil, badParam("bad_param", "%v", err)
+	}
+	return p, nil
+}
+
+// parseStep reads a step in seconds ("300") or with a unit ("5m", "1h", "1d"), rounded up to
+// whole minutes.
+func parseStep(raw string) (int64, error) {
+	n, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil {
+		d, derr := time.ParseDuration(strings.Replace(raw, "d", "h", 1))
+		if derr != nil {
+			return 0, fmt.Errorf("%q is neither seconds nor a duration like 5m, 1h, 1d", raw)
+		}
+		if strings.HasSuffix(raw, "d") {
+			d *= 24
+		}
+		n = int64(d / time.Second)
+	}
+	if n <= 0 {
+		return 0, fmt.Errorf("%q must be positive", raw)
+	}
+	return (n + 59) / 60 * 60, nil
+}
+
+func (s *Server) runQuery(c *fiber.Ctx, p *apiParams, step int64) (*query.Result, error) {
+	ctx, cancel := context.WithTimeout(c.UserContext(), 30*time.Second)
+	defer cancel()
+	return s.deps.Engine.Query(ctx, query.Request{Metric: p.Metric, From: p.From, To: p.To, Step: step, Match: p.Match, By: p.By})
+}
+
+// queryError answers a failed query: the caller's mistakes are 400s with a reason code.
+func (s *Server) queryError(c *fiber.Ctx, err error) error {
+	var pe *paramError
+	var nv *query.NoViewError
+	switch {
+	case errors.As(err, &pe):
+		return c.Status(fiber.StatusBadRequest).JSON(apiError{Error: pe.msg, Reason: pe.reason})
+	case errors.As(err, &nv):
+		return c.Status(fiber.StatusBadRequest).JSON(apiError{Error: nv.Error(), Reason: "no_view"})
+	case errors.Is(err, query.ErrRange):
+		return c.Status(fiber.StatusBadRequest).JSON(apiError{Error: err.Error(), Reason: "bad_range"})
+	case errors.Is(err, context.DeadlineExceeded):
+		return c.Status(fiber.StatusServiceUnavailable).JSON(apiError{Error: "query took too long", Reason: "timeout"})
+	}
+	return err
+}
+
+func quantiles(p *apiParams, sk *ddsketch.DDSketch) map[string]float64 {
+	out := make(map[string]float64, len(p.Quantiles))
+	for i, q := range p.Quantiles {
+		out[p.QKeys[i]] = round(sketch.Quantile(sk, q))
+	}
+	return out
+}
+
+func round(v float64) float64 { return math.Round(v*1000) / 1000 }
+
+type seriesPoint struct {
+	T     int64              `json:"t"`
+	Count float64            `json:"count"`
+	Q     map[string]float64 `json:"q"`
+}
+
+type seriesGroup struct {
+	Labels map[string]string `json:"labels"`
+	Points []seriesPoint     `json:"points"`
+}
+
+type seriesAnswer struct {
+	Metric string        `json:"metric"`
+	Unit   string        `json:"unit"`
+	Step   int64         `json:"step"`
+	From   int64         `json:"from"`
+	To     int64         `json:"to"`
+	View   []string      `json:"view"`
+	Series []seriesGroup `json:"series"`
+}
+
+func (s *Server) series(c *fiber.Ctx) error {
+	defer s.timeQuery("series")()
+	p, err := s.parseParams(c, true)
+	if err != nil {
+		return s.queryError(c, err)
+	}
+	res, err := s.runQuery(c, p, p.Step)
+	if err != nil {
+		return s.queryError(c, err)
+	}
+	ans := seriesAnswer{Metric: p.Metric.String(), Unit: p.Metric.Unit(), Step: p.Step, From: p.From, To: p.To,
+		View: res.View.Names(), Series: []seriesGroup{}}
+	for _, g := range res.Groups {
+		sg := seriesGroup{Labels: g.Labels.Map(p.By), Points: make([]seriesPoint, 0, len(g.Points))}
+		for _, pt := range g.Points {
+			sg.Points = append(sg.Points, seriesPoint{T: pt.T, Count: pt.Sketch.GetCount(), Q: quantiles(p, pt.Sketch)})
+		}
+		ans.Series = append(ans.Series, sg)
+	}
+	return c.JSON(ans)
+}
+
+type summaryRow struct {
+	Labels map[string]string  `json:"labels"`
+	Count  float64            `json:"count"`
+	Q      map[string]float64 `json:"q"`
+}
+
+type summaryAnswer struct {
+	Metric string       `json:"metric"`
+	Unit   string       `json:"unit"`
+	From   int64        `json:"from"`
+	To     int64        `json:"to"`
+	View   []string     `json:"view"`
+	Rows   []summaryRow `json:"rows"`
+}
+
+func (s *Server) summary(c *fiber.Ctx) error {
+	defer s.timeQuery("summary")()
+	p, err := s.parseParams(c, false)
+	if err != nil {
+		return s.queryError(c, err)
+	}
+	res, err := s.runQuery(c, p, 0)
+	if err != nil {
+		return s.queryError(c, err)
+	}
+	ans := summaryAnswer{Metric: p.Metric.String(), Unit: p.Metric.Unit(), From: p.From, To: p.To, View: res.View.Names(), Rows: []summaryRow{}}
+	for _, g := range res.Groups {
+		sk := g.Points[0].Sketch
+		ans.Rows = append(ans.Rows, summaryRow{Labels: g.Labels.Map(p.By), Count: sk.GetCount(), Q: quantiles(p, sk)})
+	}
+	return c.JSON(ans)
+}
+
+func (s *Server) timeRange(c *fiber.Ctx) (int64, int64, error) {
+	now := s.deps.Now()
+	from, err := query.ParseTime(c.Query("from", "-24h"), now)
+	if err != nil {
+		return 0, 0, badParam("bad_time", "from: %v", err)
+	}
+	to, err := query.ParseTime(c.Query("to", "now"), now)
+	if err != nil {
+		return 0, 0, badParam("bad_time", "to: %v", err)
+	}
+	if from >= to {
+		return 0, 0, badParam("bad_time", "from (%d) must be before to (%d)", from, to)
+	}
+	return from, to + 1, nil
+}
+
+func (s *Server) labels(c *fiber.Ctx) error {
+	defer s.timeQuery("labels")()
+	from, to, err := s.timeRange(c)
+	if err != nil {
+		return s.queryError(c, err)
+	}
+	out := []string{}
+	for d := series.Dim(0); d < series.NumDims; d++ {
+		vals, err := s.deps.Engine.LabelValues(c.UserContext(), d, from, to)
+		if err != nil {
+			return err
+		}
+		if len(vals) > 0 {
+			out = append(out, d.String())
+		}
+	}
+	return c.JSON(fiber.Map{"labels": out})
+}
+
+func (s *Server) labelValues(c *fiber.Ctx) error {
+	defer s.timeQuery("label_values")()
+	d, ok := series.ParseDim(c.Params("dim"))
+	if !ok {
+		return s.queryError(c, badParam("bad_dimension", "%q is not one of %s", c.Params("dim"), strings.Join(series.DimNames(), ", ")))
+	}
+	from, to, err := s.timeRange(c)
+	if err != nil {
+		return s.queryError(c, err)
+	}
+	vals, err := s.deps.Engine.LabelValues(c.UserContext(), d, from, to)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"label": d.String(), "values": vals})
+}
+
+func (s *Server) timeQuery(endpoint string) func() {
+	t0 := time.Now()
+	return func() { s.m.queryDuration.WithLabelValues(endpoint).Observe(time.Since(t0).Seconds()) }
+}

@@ -1,0 +1,171 @@
+package server
+
+import (
+	"errors"
+	"mime"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"rumd/aggregator"
+	"rumd/internal/series"
+	"rumd/server/beacon"
+	"rumd/server/enrich"
+)
+
+// batchPool recycles the decoded-beacon slices of ingest requests.
+var batchPool = sync.Pool{New: func() any { b := make([]beacon.Beacon, 0, 1); return &b }}
+
+// reject answers a refused beacon: the one place a Reason becomes a status, a JSON body and
+// a count in rumd_beacons_rejected_total{reason}.
+func (s *Server) reject(c *fiber.Ctx, r beacon.Reason, detail string) error {
+	s.m.reject(r, 1)
+	switch r {
+	case beacon.Overloaded, beacon.RateLimited:
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(s.opts.RetryAfter.Round(time.Second)/time.Second)))
+	}
+	return c.Status(r.Status()).JSON(apiError{Error: detail, Reason: r.String()})
+}
+
+// rejected is one refused element of a batch.
+type rejected struct {
+	Index  int    `json:"index"`
+	Reason string `json:"reason"`
+	Error  string `json:"error"`
+}
+
+type batchAnswer struct {
+	Accepted int        `json:"accepted"`
+	Rejected []rejected `json:"rejected"`
+}
+
+// client is what the request itself says about the visitor, worked out once per request.
+type client struct {
+	bot     bool
+	country string
+	device  string
+}
+
+func (s *Server) ingest(c *fiber.Ctx) error {
+	t0 := time.Now()
+	defer func() { s.m.ingestSeconds.Observe(time.Since(t0).Seconds()) }()
+	if !s.cors.apply(c) {
+		return c.Status(fiber.StatusForbidden).JSON(apiError{Error: "origin not allowed", Reason: "forbidden_origin"})
+	}
+	if ct := c.Get(fiber.HeaderContentType); ct != "" && !acceptedType(ct) {
+		return s.reject(c, beacon.Malformed, "content type must be text/plain or application/json, got "+ct)
+	}
+	recv := s.deps.Now()
+	bp := batchPool.Get().(*[]beacon.Beacon)
+	defer batchPool.Put(bp)
+	beacons, errs, err := beacon.Decode(c.Body(), (*bp)[:0])
+	*bp = beacons
+	if err != nil {
+		return s.reject(c, beacon.Malformed, err.Error())
+	}
+	cl := s.client(c)
+	if !beacon.IsBatch(c.Body()) && len(beacons) == 1 {
+		var e error
+		if len(errs) > 0 {
+			e = errs[0]
+		}
+		if r, detail := s.accept(&beacons[0], e, &cl, recv); r != beacon.OK {
+			return s.reject(c, r, detail)
+		}
+		return c.SendStatus(fiber.StatusNoContent)
+	}
+	ans := batchAnswer{Rejected: []rejected{}}
+	var shed bool
+	for i := range beacons {
+		var e error
+		if i < len(errs) {
+			e = errs[i]
+		}
+		r, detail := s.accept(&beacons[i], e, &cl, recv)
+		if r == beacon.OK {
+			ans.Accepted++
+			continue
+		}
+		s.m.reject(r, 1)
+		shed = shed || r == beacon.Overloaded
+		ans.Rejected = append(ans.Rejected, rejected{Index: i, Reason: r.String(), Error: detail})
+	}
+	if len(ans.Rejected) == 0 {
+		return c.SendStatus(fiber.StatusNoContent)
+	}
+	if shed {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(s.opts.RetryAfter/time.Second)))
+	}
+	return c.Status(fiber.StatusOK).JSON(ans)
+}
+
+// accept validates, enriches and hands over one decoded beacon; decodeErr is its schema
+// error from the decoder, if any.
+func (s *Server) accept(b *beacon.Beacon, decodeErr error, cl *client, recv time.Time) (beacon.Reason, string) {
+	if decodeErr != nil {
+		return beacon.Malformed, decodeErr.Error()
+	}
+	if r, detail := beacon.Validate(b, recv, &s.opts.Beacon); r != beacon.OK {
+		return r, detail
+	}
+	if cl.bot {
+		return beacon.Bot, "user agent is a bot, crawler or automated browser"
+	}
+	var rec series.Record
+	rec.Time = recv.Unix()
+	rec.Labels[series.Page] = s.deps.Enricher.PageGroup(b.URL)
+	rec.Labels[series.Country] = cl.country
+	rec.Labels[series.Device] = cl.device
+	cached, opaque := beacon.Derive(b, &rec)
+	if err := s.deps.Sink.Add(&rec); err != nil {
+		if errors.Is(err, aggregator.ErrQueueFull) || errors.Is(err, aggregator.ErrClosed) {
+			return beacon.Overloaded, "rumd is shedding load; retry later"
+		}
+		return beacon.Overloaded, err.Error()
+	}
+	s.m.accepted.Inc()
+	s.m.skew.Observe(beacon.Skew(b, recv))
+	if len(b.Probes) > 0 {
+		s.m.probes.WithLabelValues("cached_dropped").Add(float64(cached))
+		s.m.probes.WithLabelValues("total_only").Add(float64(opaque))
+		s.m.probes.WithLabelValues("all").Add(float64(len(b.Probes)))
+	}
+	return beacon.OK, ""
+}
+
+func (s *Server) client(c *fiber.Ctx) client {
+	var peer netip.Addr
+	if ip := c.Context().RemoteIP(); ip != nil {
+		peer, _ = netip.AddrFromSlice(ip)
+		peer = peer.Unmap()
+	}
+	ua := c.Get(fiber.HeaderUserAgent)
+	var cdn string
+	if h := s.deps.Enricher.CountryHeader(); h != "" {
+		cdn = c.Get(h)
+	}
+	return client{
+		bot:     enrich.IsBot(ua),
+		country: s.deps.Enricher.Country(peer, c.Get(fiber.HeaderXForwardedFor), cdn),
+		device:  s.deps.Enricher.Device(ua, c.Get("Sec-CH-UA-Mobile")),
+	}
+}
+
+// acceptedType reports whether a Content-Type is text/plain or application/json, with any
+// parameters (sendBeacon with a string sends text/plain;charset=UTF-8).
+func acceptedType(ct string) bool {
+	mt := ct
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		mt = ct[:i]
+	}
+	mt = strings.TrimSpace(mt)
+	if strings.EqualFold(mt, "text/plain") || strings.EqualFold(mt, "application/json") {
+		return true
+	}
+	parsed, _, err := mime.ParseMediaType(ct)
+	return err == nil && (parsed == "text/plain" || parsed == "application/json")
+}

@@ -1,0 +1,204 @@
+// Package server is rumd's HTTP stage: it takes beacons in (decode, validate, enrich, hand
+// to the aggregator), answers the query API, and serves rumd's own health and metrics.
+// Other packages add their routes (snippet and test pages, Graphite API, dashboards)
+// through Deps.Mounts.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"rumd/internal/series"
+	"rumd/query"
+	"rumd/server/beacon"
+	"rumd/server/enrich"
+)
+
+// Options configures the HTTP stage.
+type Options struct {
+	// IngestPath is where beacons are posted.
+	IngestPath string
+	// CORSOrigins may post beacons from a browser; "*" allows any.
+	CORSOrigins []string
+	// BodyLimit bounds a request body in bytes, enforced while it is read.
+	BodyLimit int
+	// ReadTimeout bounds reading one request (slow clients are cut off).
+	ReadTimeout time.Duration
+	// WriteTimeout bounds writing one answer.
+	WriteTimeout time.Duration
+	// IdleTimeout bounds an idle keep-alive connection.
+	IdleTimeout time.Duration
+	// RetryAfter is what a shed beacon (503) is told to wait.
+	RetryAfter time.Duration
+	// Beacon holds the validation bounds.
+	Beacon beacon.Options
+}
+
+// DefaultOptions returns the defaults of DESIGN §2 and §3.
+func DefaultOptions() Options {
+	return Options{
+		IngestPath:   "/timings",
+		CORSOrigins:  []string{"*"},
+		BodyLimit:    64 << 10,
+		ReadTimeout:  10 * time.Second,
+		WriteTimeout: 10 * time.Second,
+		IdleTimeout:  60 * time.Second,
+		RetryAfter:   5 * time.Second,
+		Beacon:       beacon.DefaultOptions(),
+	}
+}
+
+// Validate checks the options.
+func (o Options) Validate() error {
+	if !strings.HasPrefix(o.IngestPath, "/") || strings.ContainsAny(o.IngestPath, " ?#:*") {
+		return fmt.Errorf("ingest path %q must be a plain absolute path like /timings", o.IngestPath)
+	}
+	for _, reserved := range []string{"/api/", "/metrics", "/healthz", "/readyz", "/render", "/test", "/dashboards", "/rumd.js"} {
+		if o.IngestPath == reserved || strings.HasPrefix(o.IngestPath, reserved) {
+			return fmt.Errorf("ingest path %q collides with rumd's own %s", o.IngestPath, reserved)
+		}
+	}
+	if len(o.CORSOrigins) == 0 {
+		return errors.New("cors origins must list at least one origin, or \"*\"")
+	}
+	for _, origin := range o.CORSOrigins {
+		if origin != "*" && !strings.HasPrefix(origin, "http://") && !strings.HasPrefix(origin, "https://") {
+			return fmt.Errorf("cors origin %q must be \"*\" or start with http:// or https://", origin)
+		}
+	}
+	if o.BodyLimit < 1024 || o.BodyLimit > 16<<20 {
+		return fmt.Errorf("body limit must be 1 KiB..16 MiB, got %d", o.BodyLimit)
+	}
+	for name, d := range map[string]time.Duration{"read timeout": o.ReadTimeout, "write timeout": o.WriteTimeout, "idle timeout": o.IdleTimeout, "retry after": o.RetryAfter} {
+		if d <= 0 {
+			return fmt.Errorf("%s must be positive, got %s", name, d)
+		}
+	}
+	return o.Beacon.Validate()
+}
+
+// Sink takes accepted beacons: the aggregator.
+type Sink interface {
+	Add(rec *series.Record) error
+}
+
+// Deps are the components the server serves.
+type Deps struct {
+	Sink     Sink
+	Enricher *enrich.Enricher
+	Engine   *query.Engine
+	// Gatherer is exposed at /metrics.
+	Gatherer prometheus.Gatherer
+	// Checks make up the /readyz tree.
+	Checks []Check
+	// Mounts add routes of other packages.
+	Mounts []func(fiber.Router) error
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Server is the HTTP stage.
+type Server struct {
+	app  *fiber.App
+	log  *slog.Logger
+	opts Options
+	deps Deps
+	m    *metrics
+	cors corsPolicy
+}
+
+// New builds the server and its routes.
+func New(logger *slog.Logger, reg prometheus.Registerer, deps Deps, opts Options) (*Server, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("server options: %w", err)
+	}
+	if deps.Sink == nil || deps.Enricher == nil || deps.Engine == nil {
+		return nil, errors.New("server needs a sink, an enricher and a query engine")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	s := &Server{log: logger, opts: opts, deps: deps, m: newMetrics(reg), cors: newCORSPolicy(opts.CORSOrigins)}
+	s.app = fiber.New(fiber.Config{
+		AppName:               "rumd",
+		BodyLimit:             opts.BodyLimit,
+		ReadTimeout:           opts.ReadTimeout,
+		WriteTimeout:          opts.WriteTimeout,
+		IdleTimeout:           opts.IdleTimeout,
+		DisableStartupMessage: true,
+		ErrorHandler:          s.handleError,
+		ReadBufferSize:        8192,
+	})
+	s.app.Options(opts.IngestPath, s.preflight)
+	s.app.Post(opts.IngestPath, s.ingest)
+	s.app.Get("/api/v1/series", s.series)
+	s.app.Get("/api/v1/summary", s.summary)
+	s.app.Get("/api/v1/labels", s.labels)
+	s.app.Get("/api/v1/label/:dim/values", s.labelValues)
+	s.app.Get("/metrics", s.metrics)
+	s.app.Get("/healthz", s.healthz)
+	s.app.Get("/readyz", s.readyz)
+	for _, mount := range deps.Mounts {
+		if err := mount(s.app); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// App is the fiber application, for tests.
+func (s *Server) App() *fiber.App { return s.app }
+
+// Serve answers requests on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+
+// Shutdown stops taking connections and waits for the requests in flight.
+func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
+
+// apiError is the JSON error body of every refusal: {"error": ..., "reason": ...}.
+type apiError struct {
+	Error  string `json:"error"`
+	Reason string `json:"reason"`
+}
+
+// handleError answers errors that escape handlers, and the server's own refusals (a body
+// over the limit while it is read, a request that timed out).
+func (s *Server) handleError(c *fiber.Ctx, err error) error {
+	var fe *fiber.Error
+	code := fiber.StatusInternalServerError
+	if errors.As(err, &fe) {
+		code = fe.Code
+	}
+	if code == fiber.StatusRequestEntityTooLarge {
+		if c.Path() == s.opts.IngestPath {
+			s.cors.apply(c)
+		}
+		return s.reject(c, beacon.TooLarge, fmt.Sprintf("body is larger than %d bytes", s.opts.BodyLimit))
+	}
+	if code >= 500 {
+		s.log.Error("request failed", "path", c.Path(), "err", err)
+	}
+	reason := "internal"
+	switch {
+	case code == fiber.StatusNotFound:
+		reason = "not_found"
+	case code == fiber.StatusMethodNotAllowed:
+		reason = "method_not_allowed"
+	case code == fiber.StatusRequestTimeout:
+		reason = "timeout"
+	case code < 500:
+		reason = "bad_request"
+	}
+	return c.Status(code).JSON(apiError{Error: err.Error(), Reason: reason})
+}

@@ -1,0 +1,385 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"rumd/aggregator"
+	"rumd/internal/geoipfile"
+	"rumd/internal/testutil"
+	"rumd/query"
+	"rumd/server/enrich"
+	"rumd/storage"
+)
+
+type testServer struct {
+	url string
+	reg *prometheus.Registry
+	agg *aggregator.Aggregator
+}
+
+// startServer runs a server with real components on 127.0.0.1: Badger in a temp dir, the
+// aggregator, a GeoIP file written for the test (1.2.3.0/24 is DE, 5.6.0.0/16 is US).
+func startServer(t *testing.T, mod func(*Options, *enrich.Options)) *testServer {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	db, err := storage.Open(t.TempDir(), nil, reg, storage.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ao := aggregator.DefaultOptions()
+	agg, err := aggregator.Open(nil, reg, db, ao)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eo := enrich.DefaultOptions()
+	eo.GeoIPPath = testutil.MustGeoIPFile(t, geoipfile.GeoIP2Country,
+		geoipfile.Network{CIDR: "1.2.3.0/24", Country: "DE"}, geoipfile.Network{CIDR: "5.6.0.0/16", Country: "US"})
+	so := DefaultOptions()
+	if mod != nil {
+		mod(&so, &eo)
+	}
+	enr, err := enrich.New(nil, reg, eo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(nil, reg, Deps{Sink: agg, Enricher: enr, Engine: query.New(db, agg, ao.Views), Gatherer: reg}, so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		srv.Shutdown(context.Background())
+		agg.Close(context.Background())
+		enr.Close()
+		db.Close(context.Background())
+	})
+	return &testServer{url: "http://" + ln.Addr().String(), reg: reg, agg: agg}
+}
+
+func (ts *testServer) post(t *testing.T, body []byte, hdr map[string]string) (int, http.Header, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", ts.url+"/timings", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
+	req.Header.Set("User-Agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36")
+	for k, v := range hdr {
+		if v == "" {
+			req.Header.Del(k)
+		} else {
+			req.Header.Set(k, v)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b
+}
+
+func (ts *testServer) get(t *testing.T, path string, into any) int {
+	t.Helper()
+	resp, err := http.Get(ts.url + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if into != nil {
+		if err := json.Unmarshal(b, into); err != nil {
+			t.Fatalf("GET %s: %v in %s", path, err, b)
+		}
+	}
+	return resp.StatusCode
+}
+
+// counter reads one sample of a counter vector from the registry; 0 when absent.
+func (ts *testServer) counter(t *testing.T, name, label, value string) float64 {
+	t.Helper()
+	mfs, err := ts.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if label == "" || hasLabel(m, label, value) {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
+
+func hasLabel(m *dto.Metric, name, value string) bool {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name && l.GetValue() == value {
+			return true
+		}
+	}
+	return false
+}
+
+func nt(b map[string]any) map[string]any { return b["nt"].(map[string]any) }
+
+// TestEachRejectionReason posts one beacon per reason and checks its status, the reason in
+// the JSON body, and rumd_beacons_rejected_total{reason}.
+func TestEachRejectionReason(t *testing.T) {
+	ts := startServer(t, nil)
+	now := time.Now()
+	good := func() map[string]any { return testutil.Beacon(now, "https://example.com/questions/42?tab=votes", 300, 1800) }
+	cases := []struct {
+		name   string
+		body   func() []byte
+		hdr    map[string]string
+		status int
+		reason string
+	}{
+		{"accepted", func() []byte { return testutil.MustJSON(t, good()) }, nil, 204, ""},
+		{"malformed: not JSON", func() []byte { return []byte("{nope") }, nil, 400, "malformed"},
+		{"malformed: unknown version", func() []byte { b := good(); b["v"] = 9; return testutil.MustJSON(t, b) }, nil, 400, "malformed"},
+		{"malformed: wrong content type", func() []byte { return testutil.MustJSON(t, good()) }, map[string]string{"Content-Type": "image/png"}, 400, "malformed"},
+		{"too_large", func() []byte { b := good(); b["url"] = "https://example.com/" + strings.Repeat("a", 70<<10); return testutil.MustJSON(t, b) }, nil, 413, "too_large"},
+		{"non_monotonic: responseStart before requestStart", func() []byte { b := good(); nt(b)["requestStart"] = 310.0; return testutil.MustJSON(t, b) }, nil, 400, "non_monotonic"},
+		{"negative: Firefox negative TTFB", func() []byte { b := good(); nt(b)["responseStart"] = -5.0; return testutil.MustJSON(t, b) }, nil, 400, "negative"},
+		{"future_mark: TTFB beyond performance.now()", func() []byte { b := good(); nt(b)["loadEventEnd"] = b["now"].(float64) + 500; return testutil.MustJSON(t, b) }, nil, 400, "future_mark"},
+		{"clock_jump: Date and monotonic clocks 5 s apart", func() []byte { b := good(); b["sent"] = b["sent"].(float64) + 5000; return testutil.MustJSON(t, b) }, nil, 400, "clock_jump"},
+		{"clock_skew: client clock 25 h off", func() []byte {
+			b := testutil.Beacon(now.Add(-25*time.Hour), "https://example.com/", 300, 1800)
+			return testutil.MustJSON(t, b)
+		}, nil, 400, "clock_skew"},
+		{"out_of_range: LCP of 10 minutes", func() []byte {
+			b := good()
+			b["vitals"].(map[string]any)["lcp"] = 600000.0
+			b["now"] = 700000.0
+			b["origin"] = b["sent"].(float64) - 700000
+			return testutil.MustJSON(t, b)
+		}, nil, 400, "out_of_range"},
+		{"concealed: responseStart 0 after a cross-origin redirect", func() []byte {
+			b := good()
+			nt(b)["responseStart"] = 0.0
+			return testutil.MustJSON(t, b)
+		}, nil, 400, "concealed"},
+		{"bot: navigator.webdriver", func() []byte { b := good(); b["webdriver"] = true; return testutil.MustJSON(t, b) }, nil, 400, "bot"},
+		{"bot: Googlebot", func() []byte { return testutil.MustJSON(t, good()) }, map[string]string{"User-Agent": "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"}, 400, "bot"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := ts.counter(t, "rumd_beacons_rejected_total", "reason", tc.reason)
+			acceptedBefore := ts.counter(t, "rumd_beacons_accepted_total", "", "")
+			status, hdr, body := ts.post(t, tc.body(), tc.hdr)
+			if status != tc.status {
+				t.Fatalf("status %d, want %d; body %s", status, tc.status, body)
+			}
+			if hdr.Get("Access-Control-Allow-Origin") != "*" {
+				t.Fatalf("no CORS header on a %d answer", status)
+			}
+			if tc.reason == "" {
+				if got := ts.counter(t, "rumd_beacons_accepted_total", "", ""); got != acceptedBefore+1 {
+					t.Fatalf("accepted counter %v → %v", acceptedBefore, got)
+				}
+				return
+			}
+			var e apiError
+			if err := json.Unmarshal(body, &e); err != nil || e.Reason != tc.reason || e.Error == "" {
+				t.Fatalf("body %s, want reason %s with an error text", body, tc.reason)
+			}
+			if got := ts.counter(t, "rumd_beacons_rejected_total", "reason", tc.reason); got != before+1 {
+				t.Fatalf("rumd_beacons_rejected_total{reason=%q} %v → %v", tc.reason, before, got)
+			}
+		})
+	}
+}
+
+// chunkedReader hides its length so the client sends the body chunked.
+type chunkedReader struct{ r io.Reader }
+
+func (c chunkedReader) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+func TestBodyLimitWhileReading(t *testing.T) {
+	ts := startServer(t, nil)
+	big := bytes.Repeat([]byte("x"), 100<<10)
+	req, _ := http.NewRequest("POST", ts.url+"/timings", chunkedReader{bytes.NewReader(big)})
+	req.Header.Set("Content-Type", "text/plain")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 413 || !strings.Contains(string(b), `"too_large"`) || req.ContentLength > 0 {
+		t.Fatalf("chunked oversize body: %d %s (content length %d)", resp.StatusCode, b, req.ContentLength)
+	}
+}
+
+func TestBatchAnswersPerIndex(t *testing.T) {
+	ts := startServer(t, nil)
+	now := time.Now()
+	good := testutil.Beacon(now, "https://example.com/a", 200, 1000)
+	bad := testutil.Beacon(now, "https://example.com/b", 200, 1000)
+	nt(bad)["responseStart"] = -1.0
+	status, _, body := ts.post(t, testutil.MustJSON(t, []any{good, bad, good}), nil)
+	var ans batchAnswer
+	if err := json.Unmarshal(body, &ans); err != nil || status != 200 || ans.Accepted != 2 || len(ans.Rejected) != 1 ||
+		ans.Rejected[0].Index != 1 || ans.Rejected[0].Reason != "negative" {
+		t.Fatalf("mixed batch: %d %s", status, body)
+	}
+	status, _, body = ts.post(t, testutil.MustJSON(t, []any{good, good}), nil)
+	if status != 204 {
+		t.Fatalf("good batch: %d %s", status, body)
+	}
+}
+
+func TestPreflightAndContentTypes(t *testing.T) {
+	ts := startServer(t, func(o *Options, _ *enrich.Options) { o.CORSOrigins = []string{"https://shop.example"} })
+	req, _ := http.NewRequest("OPTIONS", ts.url+"/timings", nil)
+	req.Header.Set("Origin", "https://shop.example")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" ||
+		!strings.Contains(resp.Header.Get("Access-Control-Allow-Methods"), "POST") {
+		t.Fatalf("preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+	body := testutil.MustJSON(t, testutil.Beacon(time.Now(), "/", 100, 900))
+	for _, ct := range []string{"text/plain", "text/plain;charset=UTF-8", "application/json", "application/json; charset=utf-8"} {
+		if status, _, b := ts.post(t, body, map[string]string{"Content-Type": ct, "Origin": "https://shop.example"}); status != 204 {
+			t.Fatalf("%s: %d %s", ct, status, b)
+		}
+	}
+	if status, _, _ := ts.post(t, body, map[string]string{"Origin": "https://evil.example"}); status != 403 {
+		t.Fatalf("foreign origin: %d", status)
+	}
+}
+
+// TestCountryOnlyFromTrustedProxies: X-Forwarded-For moves the country only when the peer
+// is a trusted proxy; from an untrusted peer the spoofed header changes nothing.
+func TestCountryOnlyFromTrustedProxies(t *testing.T) {
+	for _, trusted := range []bool{true, false} {
+		t.Run(fmt.Sprint("trusted=", trusted), func(t *testing.T) {
+			ts := startServer(t, func(_ *Options, e *enrich.Options) {
+				if !trusted {
+					e.TrustedProxies = []string{"10.0.0.0/8"}
+				}
+				e.CountryHeader = "CF-IPCountry"
+			})
+			body := testutil.MustJSON(t, testutil.Beacon(time.Now(), "/", 100, 900))
+			ts.post(t, body, map[string]string{"X-Forwarded-For": "1.2.3.4"})
+			ts.post(t, body, map[string]string{"CF-IPCountry": "FR"})
+			var vals struct{ Values []string }
+			for deadline := time.Now().Add(5 * time.Second); ts.agg.Applied() < 2 && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
+			}
+			ts.get(t, "/api/v1/label/country/values?from=-1h", &vals)
+			want := "[DE FR]"
+			if !trusted {
+				want = "[XX]"
+			}
+			if fmt.Sprint(vals.Values) != want {
+				t.Fatalf("countries %v, want %s", vals.Values, want)
+			}
+		})
+	}
+}
+
+func TestQueryAPIShapesAndErrors(t *testing.T) {
+	ts := startServer(t, nil)
+	now := time.Now()
+	var n int64
+	for i := 0; i < 200; i++ {
+		page := []string{"https://example.com/questions/1", "https://example.com/users/7"}[i%2]
+		ip := []string{"1.2.3.9", "5.6.7.8"}[i/100]
+		if status, _, b := ts.post(t, testutil.MustJSON(t, testutil.Beacon(now, page, float64(100+i), 2000)), map[string]string{"X-Forwarded-For": ip}); status != 204 {
+			t.Fatalf("post: %d %s", status, b)
+		}
+		n++
+	}
+	for deadline := time.Now().Add(5 * time.Second); ts.agg.Applied() < n && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	var series struct {
+		Metric, Unit string
+		Step         int64
+		View         []string
+		Series       []struct {
+			Labels map[string]string
+			Points []struct {
+				T     int64
+				Count float64
+				Q     map[string]float64
+			}
+		}
+	}
+	if code := ts.get(t, "/api/v1/series?metric=ttfb&from=-1h&to=now&step=60&q=0.5,0.95&country=US&by=page", &series); code != 200 {
+		t.Fatalf("series: %d", code)
+	}
+	if series.Metric != "ttfb" || series.Unit != "ms" || series.Step != 60 || fmt.Sprint(series.View) != "[page country]" || len(series.Series) != 2 {
+		t.Fatalf("series answer %+v", series)
+	}
+	var total float64
+	for _, s := range series.Series {
+		for _, p := range s.Points {
+			total += p.Count
+			if _, ok := p.Q["0.95"]; !ok || p.T%60 != 0 {
+				t.Fatalf("point %+v", p)
+			}
+		}
+	}
+	if total != 100 {
+		t.Fatalf("US count %v, want 100", total)
+	}
+	var sum struct {
+		View []string
+		Rows []struct {
+			Labels map[string]string
+			Count  float64
+			Q      map[string]float64
+		}
+	}
+	if code := ts.get(t, "/api/v1/summary?metric=lcp&from=-24h&q=0.75&by=country", &sum); code != 200 || len(sum.Rows) != 2 ||
+		sum.Rows[0].Labels["country"] != "DE" || sum.Rows[0].Count != 100 || sum.Rows[0].Q["0.75"] < 1978 || sum.Rows[0].Q["0.75"] > 2022 {
+		t.Fatalf("summary %d %+v", code, sum)
+	}
+	for _, tc := range []struct{ path, reason string }{
+		{"/api/v1/series?metric=nope", "bad_metric"},
+		{"/api/v1/series?metric=ttfb&from=yesterday", "bad_time"},
+		{"/api/v1/series?metric=ttfb&from=now&to=-1h", "bad_time"},
+		{"/api/v1/series?metric=ttfb&step=0", "bad_step"},
+		{"/api/v1/series?metric=ttfb&q=1.5", "bad_quantile"},
+		{"/api/v1/series?metric=ttfb&by=planet", "bad_dimension"},
+		{"/api/v1/series?metric=ttfb&by=page,variant", "no_view"},
+		{"/api/v1/series?metric=ttfb&from=-30d&step=60", "bad_range"},
+		{"/api/v1/label/planet/values", "bad_dimension"},
+	} {
+		var e apiError
+		if code := ts.get(t, tc.path, &e); code != 400 || e.Reason != tc.reason {
+			t.Errorf("%s: %d %+v, want 400 %s", tc.path, code, e, tc.reason)
+		}
+	}
+	var labels struct{ Labels []string }
+	ts.get(t, "/api/v1/labels", &labels)
+	if fmt.Sprint(labels.Labels) != "[page country device nav variant]" {
+		t.Fatalf("labels %v", labels.Labels)
+	}
+}
