@@ -145,7 +145,9 @@ func nt(b map[string]any) map[string]any { return b["nt"].(map[string]any) }
 func TestEachRejectionReason(t *testing.T) {
 	ts := startServer(t, nil)
 	now := time.Now()
-	good := func() map[string]any { return testutil.Beacon(now, "https://example.com/questions/42?tab=votes", 300, 1800) }
+	good := func() map[string]any {
+		return testutil.Beacon(now, "https://example.com/questions/42?tab=votes", 300, 1800)
+	}
 	cases := []struct {
 		name   string
 		body   func() []byte
@@ -157,10 +159,18 @@ func TestEachRejectionReason(t *testing.T) {
 		{"malformed: not JSON", func() []byte { return []byte("{nope") }, nil, 400, "malformed"},
 		{"malformed: unknown version", func() []byte { b := good(); b["v"] = 9; return testutil.MustJSON(t, b) }, nil, 400, "malformed"},
 		{"malformed: wrong content type", func() []byte { return testutil.MustJSON(t, good()) }, map[string]string{"Content-Type": "image/png"}, 400, "malformed"},
-		{"too_large", func() []byte { b := good(); b["url"] = "https://example.com/" + strings.Repeat("a", 70<<10); return testutil.MustJSON(t, b) }, nil, 413, "too_large"},
+		{"too_large", func() []byte {
+			b := good()
+			b["url"] = "https://example.com/" + strings.Repeat("a", 70<<10)
+			return testutil.MustJSON(t, b)
+		}, nil, 413, "too_large"},
 		{"non_monotonic: responseStart before requestStart", func() []byte { b := good(); nt(b)["requestStart"] = 310.0; return testutil.MustJSON(t, b) }, nil, 400, "non_monotonic"},
 		{"negative: Firefox negative TTFB", func() []byte { b := good(); nt(b)["responseStart"] = -5.0; return testutil.MustJSON(t, b) }, nil, 400, "negative"},
-		{"future_mark: TTFB beyond performance.now()", func() []byte { b := good(); nt(b)["loadEventEnd"] = b["now"].(float64) + 500; return testutil.MustJSON(t, b) }, nil, 400, "future_mark"},
+		{"future_mark: TTFB beyond performance.now()", func() []byte {
+			b := good()
+			nt(b)["loadEventEnd"] = b["now"].(float64) + 500
+			return testutil.MustJSON(t, b)
+		}, nil, 400, "future_mark"},
 		{"clock_jump: Date and monotonic clocks 5 s apart", func() []byte { b := good(); b["sent"] = b["sent"].(float64) + 5000; return testutil.MustJSON(t, b) }, nil, 400, "clock_jump"},
 		{"clock_skew: client clock 25 h off", func() []byte {
 			b := testutil.Beacon(now.Add(-25*time.Hour), "https://example.com/", 300, 1800)

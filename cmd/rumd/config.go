@@ -38,16 +38,16 @@ type Config struct {
 		Shards       int           `yaml:"shards" validate:"gte=1,lte=256"`
 	} `yaml:"ingest"`
 
-	TrustedProxies []string           `yaml:"trusted_proxies"`
-	CountryHeader  string             `yaml:"country_header"`
-	PageRules      []enrich.PageRule  `yaml:"page_rules"`
-	Views          [][]string         `yaml:"views"`
-	Caps           map[string]int     `yaml:"caps"`
-	Validation     validationConfig   `yaml:"validation"`
-	Retention      retentionConfig    `yaml:"retention"`
-	Snippet        snippetConfig      `yaml:"snippet"`
-	TestPage       testPageConfig     `yaml:"test_page"`
-	ShutdownAfter  time.Duration      `yaml:"shutdown_timeout" validate:"gt=0"`
+	TrustedProxies []string          `yaml:"trusted_proxies"`
+	CountryHeader  string            `yaml:"country_header"`
+	PageRules      []enrich.PageRule `yaml:"page_rules"`
+	Views          [][]string        `yaml:"views"`
+	Caps           map[string]int    `yaml:"caps"`
+	Validation     validationConfig  `yaml:"validation"`
+	Retention      retentionConfig   `yaml:"retention"`
+	Snippet        snippetConfig     `yaml:"snippet"`
+	TestPage       testPageConfig    `yaml:"test_page"`
+	ShutdownAfter  time.Duration     `yaml:"shutdown_timeout" validate:"gt=0"`
 }
 
 type validationConfig struct {
