@@ -139,7 +139,7 @@ func (s selection) name(group string) string {
 // summaryRow is one row of /api/v1/summary (DESIGN §5).
 type summaryRow struct {
 	Labels map[string]string  `json:"labels"`
-	Count  int64              `json:"count"`
+	Count  float64            `json:"count"` // a float in rumd's answers (a sketch's count)
 	Q      map[string]float64 `json:"q"`
 }
 
@@ -215,7 +215,7 @@ func (c *apiClient) waitVisible(ctx context.Context, from, to int64, want int64,
 		}
 		seen = 0
 		for _, r := range a.Rows {
-			seen += r.Count
+			seen += int64(math.Round(r.Count))
 		}
 		if seen >= want || time.Since(start) > timeout {
 			return seen, time.Since(start), nil
@@ -273,9 +273,9 @@ func CheckAccuracy(ctx context.Context, c *apiClient, pool *Pool, accepted []uin
 					acc.Missing = append(acc.Missing, name)
 					continue
 				}
-				if row.Count != n {
+				if int64(math.Round(row.Count)) != n {
 					acc.CountMismatches = append(acc.CountMismatches,
-						fmt.Sprintf("%s: rumd %d, sent and accepted %d", name, row.Count, n))
+						fmt.Sprintf("%s: rumd %g, sent and accepted %d", name, row.Count, n))
 				}
 				acc.Groups++
 				for k, q := range opts.Quantiles {

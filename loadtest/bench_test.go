@@ -54,7 +54,7 @@ func BenchmarkSendBaseline(b *testing.B) {
 	o.Duration = time.Minute
 	b.ReportAllocs()
 	b.ResetTimer()
-	res, err := RunLoad(context.Background(), base.URL(), pool, &o, nil)
+	res, err := RunLoad(context.Background(), base.URL(), pool, &o)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -30,6 +30,7 @@ func Run(ctx context.Context, opts Options, progress io.Writer) (*Report, error)
 	if opts.Rate > 0 {
 		rep.Mode = "open"
 	}
+	rep.GeoIPFile = opts.WriteGeoIP
 	if opts.Target == "" && opts.Baseline == "" {
 		rep.OK = true
 		return rep, nil
@@ -45,9 +46,7 @@ func Run(ctx context.Context, opts Options, progress io.Writer) (*Report, error)
 		if err != nil {
 			return nil, err
 		}
-		bopts := opts
-		bopts.UseXFF = opts.UseXFF
-		res, err := loadWithProgress(ctx, base, pool, &bopts, progress, "bare")
+		res, err := loadWithProgress(ctx, base, pool, &opts, progress, "bare")
 		stop()
 		if err != nil {
 			return nil, fmt.Errorf("baseline run: %w", err)
@@ -165,7 +164,7 @@ func loadWithProgress(ctx context.Context, target string, pool *Pool, opts *Opti
 	} else {
 		close(stopped)
 	}
-	res, err := RunLoad(ctx, target, pool, opts, live)
+	res, err := runLoad(ctx, target, pool, opts, live)
 	close(done)
 	<-stopped
 	return res, err

@@ -68,6 +68,8 @@ type Report struct {
 	// Problems lists every check that failed; the run passed when it is empty.
 	Problems []string `json:"problems"`
 	OK       bool     `json:"ok"`
+	// GeoIPFile is the GeoIP file written before the run, if any.
+	GeoIPFile string `json:"geoip_file,omitempty"`
 }
 
 // evaluate fills Rejections and Problems from what the run saw.
@@ -154,6 +156,12 @@ func qLabel(q float64) string {
 func (r *Report) WriteText(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	p := func(format string, a ...any) { fmt.Fprintf(bw, format, a...) }
+	if r.GeoIPFile != "" {
+		p("wrote GeoIP file %s covering the load tool's client ranges\n", r.GeoIPFile)
+	}
+	if r.Rumd == nil && r.Baseline == nil {
+		return bw.Flush()
+	}
 	mode := "closed loop (as fast as it can)"
 	if r.Rate > 0 {
 		mode = fmt.Sprintf("open loop at %g/s", r.Rate)
@@ -200,17 +208,17 @@ func (r *Report) WriteText(w io.Writer) error {
 		p("/metrics not compared: %s\n", r.MetricsError)
 	}
 	if a := r.Accuracy; a != nil {
-		p("\naccuracy: %d quantiles of %d (metric, group) pairs from %d queries, visible after %.2f s\n",
+		p("\naccuracy: %d quantiles of %d (metric, group) pairs from %d queries, visible after %.3f s\n",
 			a.Compared, a.Groups, a.Queries, a.VisibleAfter)
 		per := append([]Comparison(nil), a.PerQ...)
 		sort.Slice(per, func(i, j int) bool { return per[i].Q < per[j].Q })
 		for _, c := range per {
-			p("  worst p%-5s %-8s %-40s exact %10.4g  rumd %10.4g  error %.3f%%  (n=%d)\n",
+			p("  worst p%-4s %-15s %-38s exact %9.4g  rumd %9.4g  error %.3f%%  (n=%d)\n",
 				qLabel(c.Q), c.Metric, c.Group, c.Exact, c.Got, 100*c.RelError, c.Count)
 		}
 	}
 	if r.VisibleMs != nil {
-		p("a beacon is visible in queries %.0f ms after its 204\n", *r.VisibleMs)
+		p("a beacon is visible in queries %.1f ms after its 204\n", *r.VisibleMs)
 	}
 	if r.OK {
 		p("\nOK\n")

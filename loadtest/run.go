@@ -70,9 +70,13 @@ type worker struct {
 }
 
 // RunLoad sends pool's beacons to baseURL+path until opts.Count are sent or opts.Duration
-// has passed, over opts.Connections keep-alive connections. live, when non-nil, is updated
-// as the run goes for a progress line.
-func RunLoad(ctx context.Context, baseURL string, pool *Pool, opts *Options, live *counters) (*Result, error) {
+// has passed, over opts.Connections keep-alive connections.
+func RunLoad(ctx context.Context, baseURL string, pool *Pool, opts *Options) (*Result, error) {
+	return runLoad(ctx, baseURL, pool, opts, nil)
+}
+
+// runLoad is RunLoad updating live, when non-nil, as the run goes, for a progress line.
+func runLoad(ctx context.Context, baseURL string, pool *Pool, opts *Options, live *counters) (*Result, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil {
 		return nil, fmt.Errorf("target %q: %w", baseURL, err)

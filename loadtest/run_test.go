@@ -48,7 +48,7 @@ func TestRunLoadBounds(t *testing.T) {
 	t.Run("count", func(t *testing.T) {
 		o := testOptions()
 		o.Count = 1234
-		res, err := RunLoad(context.Background(), b.URL(), pool, &o, nil)
+		res, err := RunLoad(context.Background(), b.URL(), pool, &o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,7 +67,7 @@ func TestRunLoadBounds(t *testing.T) {
 		o.Count = 1 << 30
 		o.Duration = 300 * time.Millisecond
 		start := time.Now()
-		res, err := RunLoad(context.Background(), b.URL(), pool, &o, nil)
+		res, err := RunLoad(context.Background(), b.URL(), pool, &o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -78,7 +78,7 @@ func TestRunLoadBounds(t *testing.T) {
 	t.Run("open loop", func(t *testing.T) {
 		o := testOptions()
 		o.Rate, o.Count, o.Duration = 1000, 1<<30, time.Second
-		res, err := RunLoad(context.Background(), b.URL(), pool, &o, nil)
+		res, err := RunLoad(context.Background(), b.URL(), pool, &o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,7 +189,7 @@ func (c *miniCollector) summary(ctx *fiber.Ctx) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	row := func(s *ddsketch.DDSketch, labels map[string]string) summaryRow {
-		r := summaryRow{Labels: labels, Count: int64(s.GetCount()), Q: map[string]float64{}}
+		r := summaryRow{Labels: labels, Count: s.GetCount(), Q: map[string]float64{}}
 		for _, q := range qs {
 			f, _ := strconv.ParseFloat(q, 64)
 			r.Q[q] = sketch.Quantile(s, f) * c.skew
