@@ -232,7 +232,11 @@ func loadConfig(args []string) (*Config, error) {
 	// First pass: find --config only.
 	probe := serveFlags(&Config{Caps: map[string]int{}}, &path)
 	probe.SetOutput(devNull{})
-	if err := probe.Parse(args); err != nil {
+	if err := probe.Parse(args); errors.Is(err, flag.ErrHelp) {
+		fs := serveFlags(&cfg, &path)
+		fs.SetOutput(os.Stderr)
+		fmt.Fprintln(os.Stderr, "usage: rumd serve [flags]\n\nEvery flag can also be set in the YAML file given by --config; flags win.")
+		fs.PrintDefaults()
 		return nil, err
 	}
 	if path != "" {

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeConfig(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "rumd.yaml")
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestConfigFileThenFlags(t *testing.T) {
+	p := writeConfig(t, `
+listen: 127.0.0.1:9000
+data: /var/lib/rumd
+ingest:
+  path: /rum
+  queue_size: 1000
+trusted_proxies: [10.0.0.0/8]
+page_rules:
+  - match: /questions/:id
+  - match: 're:^/u/\d+$'
+    name: /users/:id
+views: [[], [page], [country, page]]
+retention:
+  1m: 48h
+validation:
+  max_skew: 1h
+snippet:
+  sample_rate: 5
+test_page:
+  probes:
+    - {name: cdn-a, url: "https://a.example.net/p.gif?r={rand}"}
+`)
+	cfg, err := loadConfig([]string{"--config", p, "--listen", "127.0.0.1:9100", "--queue-size", "2000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:9100" || cfg.Data != "/var/lib/rumd" || cfg.Ingest.Path != "/rum" || cfg.Ingest.QueueSize != 2000 {
+		t.Fatalf("flags must override the file: %+v", cfg)
+	}
+	o, err := buildOptions(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.agg.Views) != 3 || o.agg.Views[2].String() != "page,country" || o.storage.Retention[0] != 48*time.Hour ||
+		o.server.Beacon.MaxSkew != time.Hour || o.snippet.SampleRate != 5 || o.snippet.Endpoint != "/rum" || len(o.snippet.Probes) != 1 {
+		t.Fatalf("options from config: %+v", o)
+	}
+}
+
+func TestConfigErrorsNameTheOption(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml string
+		args       []string
+		want       string
+	}{
+		{name: "unknown key", yaml: "lisen: :80\n", want: "field lisen not found"},
+		{name: "bad listen", args: []string{"--listen", "nowhere"}, want: "listen"},
+		{name: "bad proxy", args: []string{"--trusted-proxies", "10.0.0.0/33"}, want: "10.0.0.0/33"},
+		{name: "bad view", yaml: "views: [[planet]]\n", want: `unknown dimension "planet"`},
+		{name: "bad cap", args: []string{"--caps", "planet=3"}, want: `unknown dimension "planet"`},
+		{name: "short retention", args: []string{"--retention-1m", "1h"}, want: "retention"},
+		{name: "sample rate", args: []string{"--sample-rate", "150"}, want: "snippet.sample_rate"},
+		{name: "ingest path", args: []string{"--ingest-path", "/api/v1/x"}, want: "collides"},
+		{name: "regex", yaml: "page_rules: [{match: 're:(', name: x}]\n", want: "page"},
+		{name: "stray argument", args: []string{"extra"}, want: "unexpected arguments"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := tc.args
+			if tc.yaml != "" {
+				args = append([]string{"--config", writeConfig(t, tc.yaml)}, args...)
+			}
+			_, err := loadConfig(args)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestDefaultConfigIsValid(t *testing.T) {
+	cfg, err := loadConfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != ":8080" || cfg.Data != "./data" {
+		t.Fatalf("defaults %s %s", cfg.Listen, cfg.Data)
+	}
+}
