@@ -1,0 +1,499 @@
+package graphite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"rumd/internal/series"
+	"rumd/query"
+)
+
+// tseries is one series of a render answer: values at start, start+step, ...; NaN is null.
+type tseries struct {
+	name   string
+	expr   string // the path expression it was fetched by, for sumSeries' name
+	tags   map[string]string
+	stat   stat
+	cnst   bool // a constantLine: neither a count nor a percentile
+	start  int64
+	step   int64
+	values []float64
+}
+
+// metricName is the metric a fetched series reads, from its tags.
+func (s *tseries) metricName() string {
+	if m := s.tags["metric"]; m != "" {
+		return m
+	}
+	return s.tags["name"]
+}
+
+func (s *tseries) max() float64 {
+	m := math.NaN()
+	for _, v := range s.values {
+		if !math.IsNaN(v) && (math.IsNaN(m) || v > m) {
+			m = v
+		}
+	}
+	return m
+}
+
+// apiError is a caller's mistake: answered with 400 and {"error", "reason"}.
+type apiError struct {
+	reason string
+	msg    string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func badf(reason, format string, a ...any) error {
+	return &apiError{reason: reason, msg: fmt.Sprintf(format, a...)}
+}
+
+// evalCtx carries one render request's range and step and its query cache.
+type evalCtx struct {
+	ctx         context.Context
+	h           *handler
+	from, until int64
+	step        int64
+	cache       map[string]*query.Result
+}
+
+// eval evaluates a series expression.
+func (ec *evalCtx) eval(e *expr) ([]*tseries, error) {
+	switch e.kind {
+	case kPath:
+		return ec.fetchPath(e.s, false)
+	case kCall:
+		f, ok := functions[e.s]
+		if !ok {
+			return nil, badf("unknown_function", "unknown function %q; rumd supports %s", e.s, strings.Join(functionNames(), ", "))
+		}
+		return f.call(ec, e)
+	}
+	return nil, badf("bad_target", "%s is a %s, not a series", e.text, kindName(e.kind))
+}
+
+func kindName(k kind) string {
+	switch k {
+	case kString:
+		return "string"
+	case kNumber:
+		return "number"
+	case kBool:
+		return "boolean"
+	}
+	return "series"
+}
+
+// run answers one query through the request's cache.
+func (ec *evalCtx) run(key string, req query.Request) (*query.Result, error) {
+	key = fmt.Sprintf("%s|%d|%d|%d|%d", key, req.Metric, ec.from, ec.until, ec.step)
+	if r, ok := ec.cache[key]; ok {
+		return r, nil
+	}
+	r, err := ec.h.eng.Query(ec.ctx, req)
+	if err != nil {
+		var nv *query.NoViewError
+		if errors.As(err, &nv) {
+			return nil, badf("no_view", "%v", err)
+		}
+		if errors.Is(err, query.ErrRange) {
+			return nil, badf("bad_range", "%v", err)
+		}
+		return nil, err
+	}
+	ec.cache[key] = r
+	return r, nil
+}
+
+// newSeries lays a group's points on the step grid; missing steps are null, or 0 for counts.
+func (ec *evalCtx) newSeries(name, pathExpr string, tags map[string]string, st stat, pts []query.Point) *tseries {
+	base, step, n := ec.grid()
+	vals := make([]float64, n)
+	fill := math.NaN()
+	if st.count {
+		fill = 0
+	}
+	for i := range vals {
+		vals[i] = fill
+	}
+	for _, p := range pts {
+		if i := int((p.T - base) / step); i >= 0 && i < n {
+			vals[i] = st.value(p.Sketch)
+		}
+	}
+	return &tseries{name: name, expr: pathExpr, tags: tags, stat: st, start: base, step: step, values: vals}
+}
+
+// grid is the request's points: the first step's start, the step and their number. A step
+// of 0 asks for one point over the whole range.
+func (ec *evalCtx) grid() (base, step int64, n int) {
+	end := ceilTo(ec.until, 60)
+	if ec.step == 0 {
+		base = floorTo(ec.from, 60)
+		return base, end - base, 1
+	}
+	base = floorTo(ec.from, ec.step)
+	return base, ec.step, int((end - base + ec.step - 1) / ec.step)
+}
+
+// fetchPath answers a path pattern of the scheme in the package comment: one series per
+// matched series of the view and statistic, or, with merge, one per metric and statistic
+// read from the sketches of every matched series merged per step.
+func (ec *evalCtx) fetchPath(pattern string, merge bool) ([]*tseries, error) {
+	nodes := splitPath(pattern)
+	prefix := ec.h.opts.Prefix
+	if len(nodes) < 4 {
+		return nil, badf("bad_path", "path %q is too short: paths are %s.<view>.<dimension values>.<metric>.<statistic>, e.g. %s.total.ttfb.p75", pattern, prefix, prefix)
+	}
+	pg, err := compileGlob(nodes[0])
+	if err != nil {
+		return nil, badf("bad_path", "%v", err)
+	}
+	if !pg.match(prefix) {
+		return nil, badf("bad_path", "path %q does not start with %s.", pattern, prefix)
+	}
+	vg, err := compileGlob(nodes[1])
+	if err != nil {
+		return nil, badf("bad_path", "%v", err)
+	}
+	var out []*tseries
+	shapes := 0
+	for _, v := range ec.h.eng.Views() {
+		k := len(v.Dims)
+		if !vg.match(viewName(v)) || len(nodes) != 4+k {
+			continue
+		}
+		var req query.Request
+		req.From, req.To, req.Step = ec.from, ec.until, ec.step
+		if !merge {
+			req.By = v.Dims
+		}
+		ok := true
+		for i, d := range v.Dims {
+			m, valid, err := nodeMatcher(nodes[2+i])
+			if err != nil {
+				return nil, err
+			}
+			if !valid {
+				ok = false // a literal that is no valid encoding matches nothing
+				break
+			}
+			req.Match[d] = m
+		}
+		if !ok {
+			continue
+		}
+		mg, err := compileGlob(nodes[2+k])
+		if err != nil {
+			return nil, badf("bad_path", "%v", err)
+		}
+		stats, err := statsOf(nodes[3+k])
+		if err != nil {
+			return nil, err
+		}
+		for m := series.Metric(0); m < series.NumMetrics; m++ {
+			if !v.Carries(m) || !mg.match(m.String()) {
+				continue
+			}
+			shapes++
+			req.Metric = m
+			res, err := ec.run(fmt.Sprintf("p|%t|%s|%s", merge, pattern, viewName(v)), req)
+			if err != nil {
+				return nil, err
+			}
+			if merge {
+				base := "mergeSeries(" + pattern + ")"
+				for _, st := range stats {
+					tags := map[string]string{"name": base, "metric": m.String(), "stat": st.name}
+					for i, d := range v.Dims {
+						if n := nodes[2+i]; n != "*" {
+							if hasWildcard(n) {
+								tags[d.String()] = n
+							} else {
+								tags[d.String()], _ = DecodeNode(n)
+							}
+						}
+					}
+					var pts []query.Point
+					if len(res.Groups) > 0 {
+						pts = res.Groups[0].Points
+					}
+					out = append(out, ec.newSeries(base, pattern, tags, st, pts))
+				}
+				continue
+			}
+			for gi := range res.Groups {
+				g := &res.Groups[gi]
+				var b strings.Builder
+				b.WriteString(prefix)
+				b.WriteByte('.')
+				b.WriteString(viewName(v))
+				for _, d := range v.Dims {
+					b.WriteByte('.')
+					b.WriteString(EncodeNode(g.Labels[d]))
+				}
+				b.WriteByte('.')
+				b.WriteString(m.String())
+				b.WriteByte('.')
+				base := b.String()
+				for _, st := range stats {
+					tags := map[string]string{"name": base + st.name, "metric": m.String(), "stat": st.name}
+					for _, d := range v.Dims {
+						tags[d.String()] = g.Labels[d]
+					}
+					out = append(out, ec.newSeries(base+st.name, pattern, tags, st, g.Points))
+				}
+			}
+		}
+	}
+	if shapes == 0 {
+		return nil, badf("bad_path", "path %q matches no view and metric: paths are %s.<view>.<one node per dimension of the view>.<metric>.<statistic>; views: %s", pattern, prefix, strings.Join(ec.h.viewNames(), ", "))
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out, nil
+}
+
+// nodeMatcher turns a dimension node into a matcher of raw label values: nil for "*" (any
+// value), and valid false for a literal that no value encodes to.
+func nodeMatcher(n string) (m func(string) bool, valid bool, err error) {
+	if !hasWildcard(n) {
+		v, err := DecodeNode(n)
+		if err != nil {
+			return nil, false, nil
+		}
+		return query.Equal(v), true, nil
+	}
+	if n == "*" {
+		return nil, true, nil
+	}
+	g, err := compileGlob(n)
+	if err != nil {
+		return nil, false, badf("bad_path", "%v", err)
+	}
+	return func(v string) bool { return g.match(EncodeNode(v)) }, true, nil
+}
+
+// statsOf reads the statistic node: a literal of any percentile, or a wildcard over the
+// browsed statistics.
+func statsOf(n string) ([]stat, error) {
+	if !hasWildcard(n) {
+		st, err := parseStat(n)
+		if err != nil {
+			return nil, badf("bad_path", "%v", err)
+		}
+		return []stat{st}, nil
+	}
+	g, err := compileGlob(n)
+	if err != nil {
+		return nil, badf("bad_path", "%v", err)
+	}
+	var out []stat
+	for _, s := range browseStats {
+		if g.match(s) {
+			st, _ := parseStat(s)
+			out = append(out, st)
+		}
+	}
+	return out, nil
+}
+
+// tagExpr is one seriesByTag expression.
+type tagExpr struct {
+	tag   string
+	op    string // =, !=, =~, !=~
+	value string
+	re    *regexp.Regexp
+}
+
+func parseTagExpr(s string) (tagExpr, error) {
+	i := strings.IndexByte(s, '=')
+	if i <= 0 {
+		return tagExpr{}, badf("bad_argument", "seriesByTag expression %q must look like tag=value, tag!=value, tag=~regex or tag!=~regex", s)
+	}
+	te := tagExpr{tag: strings.TrimSpace(s[:i]), op: "="}
+	rest := s[i+1:]
+	if strings.HasSuffix(te.tag, "!") {
+		te.tag, te.op = strings.TrimSpace(strings.TrimSuffix(te.tag, "!")), "!="
+	}
+	if strings.HasPrefix(rest, "~") {
+		te.op += "~"
+		rest = rest[1:]
+		re, err := regexp.Compile("^(?:" + rest + ")")
+		if err != nil {
+			return tagExpr{}, badf("bad_argument", "seriesByTag expression %q: %v", s, err)
+		}
+		te.re = re
+	}
+	te.value = rest
+	return te, nil
+}
+
+func (te tagExpr) match(v string) bool {
+	switch te.op {
+	case "=":
+		return v == te.value
+	case "!=":
+		return v != te.value
+	case "=~":
+		return te.re.MatchString(v)
+	default:
+		return !te.re.MatchString(v)
+	}
+}
+
+// fetchTagged answers seriesByTag('name=ttfb', 'stat=p95', 'country=~D.*', ...).
+func (ec *evalCtx) fetchTagged(call *expr, merge bool) ([]*tseries, error) {
+	if len(call.args) == 0 {
+		return nil, badf("bad_argument", "seriesByTag needs at least one expression, e.g. seriesByTag('name=ttfb', 'stat=p75')")
+	}
+	var names, stats []tagExpr
+	var dimExprs [series.NumDims][]tagExpr
+	var by []series.Dim
+	for _, a := range call.args {
+		if a.kind != kString {
+			return nil, badf("bad_argument", "seriesByTag takes quoted expressions, got %s", a.text)
+		}
+		te, err := parseTagExpr(a.s)
+		if err != nil {
+			return nil, err
+		}
+		switch te.tag {
+		case "name", "metric":
+			names = append(names, te)
+		case "stat":
+			stats = append(stats, te)
+		default:
+			d, ok := series.ParseDim(te.tag)
+			if !ok {
+				return nil, badf("bad_argument", "seriesByTag: unknown tag %q; tags are %s", te.tag, strings.Join(tagNames(), ", "))
+			}
+			if len(dimExprs[d]) == 0 {
+				by = append(by, d)
+			}
+			dimExprs[d] = append(dimExprs[d], te)
+		}
+	}
+	sort.Slice(by, func(i, j int) bool { return by[i] < by[j] })
+	var req query.Request
+	req.From, req.To, req.Step = ec.from, ec.until, ec.step
+	if !merge {
+		req.By = by
+	}
+	for _, d := range by {
+		exprs := dimExprs[d]
+		req.Match[d] = func(v string) bool {
+			for _, te := range exprs {
+				if !te.match(v) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	var sts []stat
+	if len(stats) == 1 && stats[0].op == "=" {
+		st, err := parseStat(stats[0].value)
+		if err != nil {
+			return nil, badf("bad_argument", "%v", err)
+		}
+		sts = []stat{st}
+	} else {
+	next:
+		for _, s := range browseStats {
+			for _, te := range stats {
+				if !te.match(s) {
+					continue next
+				}
+			}
+			st, _ := parseStat(s)
+			sts = append(sts, st)
+		}
+	}
+	pathExpr := call.text
+	var out []*tseries
+	matched := 0
+metrics:
+	for m := series.Metric(0); m < series.NumMetrics; m++ {
+		for _, te := range names {
+			if !te.match(m.String()) {
+				continue metrics
+			}
+		}
+		matched++
+		req.Metric = m
+		res, err := ec.run(fmt.Sprintf("t|%t|%s", merge, call.text), req)
+		if err != nil {
+			return nil, err
+		}
+		for gi := range res.Groups {
+			g := &res.Groups[gi]
+			for _, st := range sts {
+				tags := map[string]string{"name": m.String(), "stat": st.name}
+				for _, d := range by {
+					tags[d.String()] = g.Labels[d]
+				}
+				name := taggedName(tags)
+				if merge {
+					for _, d := range by {
+						delete(tags, d.String())
+						if ex := dimExprs[d]; len(ex) == 1 && ex[0].op == "=" {
+							tags[d.String()] = ex[0].value
+						}
+					}
+					name = "mergeSeries(" + taggedName(tags) + ")"
+				}
+				out = append(out, ec.newSeries(name, pathExpr, tags, st, g.Points))
+			}
+		}
+	}
+	if matched == 0 {
+		return nil, badf("bad_argument", "seriesByTag: no metric matches; names are %s", strings.Join(series.MetricNames(), ", "))
+	}
+	return out, nil
+}
+
+// taggedName writes Graphite's name of a tagged series: name;tag=value;... with tags sorted.
+func taggedName(tags map[string]string) string {
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		if k != "name" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString(tags["name"])
+	for _, k := range keys {
+		b.WriteByte(';')
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(tags[k])
+	}
+	return b.String()
+}
+
+func tagNames() []string {
+	out := append([]string{"name", "stat"}, series.DimNames()...)
+	sort.Strings(out)
+	return out
+}
+
+func floorTo(t, step int64) int64 {
+	r := t % step
+	if r < 0 {
+		r += step
+	}
+	return t - r
+}
+
+func ceilTo(t, step int64) int64 { return -floorTo(-t, step) }
+
+func formatNumber(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }

@@ -1,0 +1,443 @@
+package graphite
+
+import (
+	"math"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// funcParam describes one parameter for /functions, in the shape graphite-web publishes and
+// Grafana's query editor reads.
+type funcParam struct {
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	Required bool   `json:"required,omitempty"`
+	Multiple bool   `json:"multiple,omitempty"`
+	Default  any    `json:"default,omitempty"`
+}
+
+// function is one supported render function.
+type function struct {
+	Name        string  `json:"name"`
+	Group       string  `json:"group"`
+	Module      string  `json:"module"`
+	Description string  `json:"description"`
+	Params      []funcParam `json:"params"`
+	call        func(ec *evalCtx, e *expr) ([]*tseries, error)
+}
+
+var seriesListParam = funcParam{Name: "seriesList", Type: "seriesList", Required: true}
+
+// functions is everything rumd's render API evaluates; /functions lists exactly these.
+var functions = map[string]*function{}
+
+func init() {
+	for _, f := range []*function{
+		{Name: "alias", Group: "Alias", Description: "Names every series newName.",
+			Params: []funcParam{seriesListParam, {Name: "newName", Type: "string", Required: true}}, call: fnAlias},
+		{Name: "aliasByNode", Group: "Alias", Description: "Names each series by the given nodes of its path (0-based, negative from the end), joined by dots. Dimension nodes are shown decoded.",
+			Params: []funcParam{seriesListParam, {Name: "nodes", Type: "nodeOrTag", Required: true, Multiple: true}}, call: fnAliasByNode},
+		{Name: "aliasByTags", Group: "Alias", Description: "Names each series by the values of the given tags (page, country, device, nav, variant, probe, name, stat) or path nodes, joined by dots.",
+			Params: []funcParam{seriesListParam, {Name: "tags", Type: "nodeOrTag", Required: true, Multiple: true}}, call: fnAliasByTags},
+		{Name: "aliasSub", Group: "Alias", Description: "Runs a regular expression replacement on each series name; \\1 refers to a group.",
+			Params: []funcParam{seriesListParam, {Name: "search", Type: "string", Required: true}, {Name: "replace", Type: "string", Required: true}}, call: fnAliasSub},
+		{Name: "constantLine", Group: "Special", Description: "A horizontal line at value.",
+			Params: []funcParam{{Name: "value", Type: "float", Required: true}}, call: fnConstantLine},
+		{Name: "timeShift", Group: "Transform", Description: "Draws the series as they were timeShift ago (\"1d\", \"7d\", \"-1w\"; no sign means the past), for before/after overlays.",
+			Params: []funcParam{seriesListParam, {Name: "timeShift", Type: "interval", Required: true}, {Name: "resetEnd", Type: "boolean", Default: true}, {Name: "alignDST", Type: "boolean", Default: false}}, call: fnTimeShift},
+		{Name: "sumSeries", Group: "Combine", Description: "Adds series point by point. Only counts can be added: a percentile of a sum of groups is read from a view holding fewer dimensions, never by adding percentiles.",
+			Params: []funcParam{{Name: "seriesLists", Type: "seriesList", Required: true, Multiple: true}}, call: fnSumSeries},
+		{Name: "sortByMaxima", Group: "Sorting", Description: "Sorts the series by their largest value, largest first.",
+			Params: []funcParam{seriesListParam}, call: fnSortByMaxima},
+		{Name: "highestMax", Group: "Filter Series", Description: "Keeps the n series with the largest maximum, largest first.",
+			Params: []funcParam{seriesListParam, {Name: "n", Type: "integer", Default: 1}}, call: fnHighestMax},
+		{Name: "limit", Group: "Filter Series", Description: "Keeps the first n series.",
+			Params: []funcParam{seriesListParam, {Name: "n", Type: "integer", Required: true}}, call: fnLimit},
+		{Name: "mergeSeries", Group: "Combine", Description: "rumd's aggregation: one series per metric and statistic, read from the sketches of every series its path (or seriesByTag) matches merged per step, so a percentile is that of the whole selection. A dimension node of * is ignored; a value or {a,b} filters. Use it where Graphite would average or sum percentiles, e.g. mergeSeries(rumd.page_country.$page.$country.lcp.p75) for 'All'.",
+			Params: []funcParam{seriesListParam}, call: fnMergeSeries},
+		{Name: "seriesByTag", Group: "Special", Description: "Tagged series: 'name=<metric>', 'stat=p95', and dimensions (page, country, device, nav, variant, probe) with =, !=, =~ and !=~.",
+			Params: []funcParam{{Name: "tagExpressions", Type: "string", Required: true, Multiple: true}}, call: func(ec *evalCtx, e *expr) ([]*tseries, error) { return ec.fetchTagged(e, false) }},
+	} {
+		f.Module = "rumd"
+		functions[f.Name] = f
+	}
+}
+
+func functionNames() []string {
+	out := make([]string, 0, len(functions))
+	for n := range functions {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// args checks a call's arity.
+func args(e *expr, min, max int) error {
+	if len(e.args) < min || (max >= 0 && len(e.args) > max) {
+		want := strconv.Itoa(min)
+		if max < 0 {
+			want = "at least " + want
+		} else if max != min {
+			want += " to " + strconv.Itoa(max)
+		}
+		return badf("bad_argument", "%s takes %s arguments, got %d in %s", e.s, want, len(e.args), e.text)
+	}
+	return nil
+}
+
+func stringArg(e *expr, i int) (string, error) {
+	a := e.args[i]
+	if a.kind != kString {
+		return "", badf("bad_argument", "argument %d of %s must be a quoted string, got %s", i+1, e.s, a.text)
+	}
+	return a.s, nil
+}
+
+func intArg(e *expr, i int) (int, error) {
+	a := e.args[i]
+	if a.kind != kNumber || a.num != math.Trunc(a.num) || math.Abs(a.num) > 1e6 {
+		return 0, badf("bad_argument", "argument %d of %s must be an integer, got %s", i+1, e.s, a.text)
+	}
+	return int(a.num), nil
+}
+
+func firstList(ec *evalCtx, e *expr) ([]*tseries, error) {
+	if len(e.args) == 0 {
+		return nil, badf("bad_argument", "%s needs a series list", e.s)
+	}
+	return ec.eval(e.args[0])
+}
+
+func fnAlias(ec *evalCtx, e *expr) ([]*tseries, error) {
+	if err := args(e, 2, 2); err != nil {
+		return nil, err
+	}
+	name, err := stringArg(e, 1)
+	if err != nil {
+		return nil, err
+	}
+	list, err := firstList(ec, e)
+	for _, s := range list {
+		s.name = name
+	}
+	return list, err
+}
+
+// pythonRepl turns a Python replacement (\1, \g<1>) into Go's ${1}.
+var pythonGroup = regexp.MustCompile(`\\(\d+)|\\g<(\w+)>`)
+
+func pythonRepl(r string) string {
+	r = strings.ReplaceAll(r, "$", "$$")
+	return pythonGroup.ReplaceAllStringFunc(r, func(m string) string {
+		sm := pythonGroup.FindStringSubmatch(m)
+		if sm[1] != "" {
+			return "${" + sm[1] + "}"
+		}
+		return "${" + sm[2] + "}"
+	})
+}
+
+func fnAliasSub(ec *evalCtx, e *expr) ([]*tseries, error) {
+	if err := args(e, 3, 3); err != nil {
+		return nil, err
+	}
+	search, err := stringArg(e, 1)
+	if err != nil {
+		return nil, err
+	}
+	replace, err := stringArg(e, 2)
+	if err != nil {
+		return nil, err
+	}
+	re, err := regexp.Compile(search)
+	if err != nil {
+		return nil, badf("bad_argument", "aliasSub: %v", err)
+	}
+	repl := pythonRepl(replace)
+	list, err := firstList(ec, e)
+	for _, s := range list {
+		s.name = re.ReplaceAllString(s.name, repl)
+	}
+	return list, err
+}
+
+// pathOf returns the path inside a series name that functions may have wrapped, as
+// graphite-web does: the first run of path characters after the last "(".
+func pathOf(name string) string {
+	if i := strings.LastIndexByte(name, '('); i >= 0 {
+		name = name[i+1:]
+	}
+	if i := strings.IndexAny(name, ",) "); i >= 0 {
+		name = name[:i]
+	}
+	return name
+}
+
+// nodeAt returns node i of a name's path, decoded when it is a dimension value of a rumd path.
+func (h *handler) nodeAt(s *tseries, i int) string {
+	nodes := strings.Split(pathOf(s.name), ".")
+	if i < 0 {
+		i += len(nodes)
+	}
+	if i < 0 || i >= len(nodes) {
+		return ""
+	}
+	if i >= 2 && len(nodes) >= 4 && nodes[0] == h.opts.Prefix && i < len(nodes)-2 {
+		if v, err := DecodeNode(nodes[i]); err == nil {
+			return v
+		}
+	}
+	return nodes[i]
+}
+
+func fnAliasByNode(ec *evalCtx, e *expr) ([]*tseries, error) {
+	if err := args(e, 2, -1); err != nil {
+		return nil, err
+	}
+	var idx []int
+	for i := 1; i < len(e.args); i++ {
+		n, err := intArg(e, i)
+		if err != nil {
+			return nil, err
+		}
+		idx = append(idx, n)
+	}
+	list, err := firstList(ec, e)
+	for _, s := range list {
+		parts := make([]string, len(idx))
+		for j, n := range idx {
+			parts[j] = ec.h.nodeAt(s, n)
+		}
+		s.name = strings.Join(parts, ".")
+	}
+	return list, err
+}
+
+func fnAliasByTags(ec *evalCtx, e *expr) ([]*tseries, error) {
+	if err := args(e, 2, -1); err != nil {
+		return nil, err
+	}
+	for i := 1; i < len(e.args); i++ {
+		if k := e.args[i].kind; k != kString && k != kNumber && k != kPath {
+			return nil, badf("bad_argument", "aliasByTags takes tag names or node numbers, got %s", e.args[i].text)
+		}
+	}
+	list, err := firstList(ec, e)
+	for _, s := range list {
+		parts := make([]string, 0, len(e.args)-1)
+		for _, a := range e.args[1:] {
+			if a.kind == kNumber {
+				parts = append(parts, ec.h.nodeAt(s, int(a.num)))
+				continue
+			}
+			parts = append(parts, s.tags[a.s])
+		}
+		s.name = strings.Join(parts, ".")
+	}
+	return list, err
+}
+
+func fnConstantLine(ec *evalCtx, e *expr) ([]*tseries, error) {
+	if err := args(e, 1, 1); err != nil {
+		return nil, err
+	}
+	a := e.args[0]
+	if a.kind != kNumber {
+		return nil, badf("bad_argument", "constantLine takes a number, got %s", a.text)
+	}
+	step := (ec.until - ec.from) / 2
+	if step < 1 {
+		step = 1
+	}
+	name := a.text
+	return []*tseries{{name: name, expr: name, tags: map[string]string{"name": name}, cnst: true,
+		start: ec.from, step: step, values: []float64{a.num, a.num, a.num}}}, nil
+}
+
+func fnTimeShift(ec *evalCtx, e *expr) ([]*tseries, error) {
+	if err := args(e, 2, 4); err != nil {
+		return nil, err
+	}
+	shift, err := stringArg(e, 1)
+	if err != nil {
+		return nil, err
+	}
+	d, err := parseShift(shift)
+	if err != nil {
+		return nil, badf("bad_argument", "timeShift: %v", err)
+	}
+	delta := int64(d / time.Second)
+	sub := *ec
+	sub.from, sub.until = ec.from+delta, ec.until+delta
+	if sub.from < 0 {
+		return nil, badf("bad_argument", "timeShift %q reaches before 1970", shift)
+	}
+	list, err := sub.eval(e.args[0])
+	if err != nil {
+		return nil, err
+	}
+	sign := shift
+	if sign[0] != '-' && sign[0] != '+' {
+		sign = "-" + sign
+	}
+	for _, s := range list {
+		s.start -= delta
+		s.name = "timeShift(" + s.name + ", \"" + sign + "\")"
+		tags := make(map[string]string, len(s.tags)+1)
+		for k, v := range s.tags {
+			tags[k] = v
+		}
+		tags["timeShift"] = sign
+		s.tags = tags
+	}
+	return list, nil
+}
+
+func fnSumSeries(ec *evalCtx, e *expr) ([]*tseries, error) {
+	if err := args(e, 1, -1); err != nil {
+		return nil, err
+	}
+	var all []*tseries
+	var exprs []string
+	seen := map[string]bool{}
+	for _, a := range e.args {
+		list, err := ec.eval(a)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range list {
+			if !s.stat.count {
+				what := s.stat.name
+				if s.cnst {
+					what = "a constant line"
+				}
+				return nil, badf("not_summable", "sumSeries adds counts only, and %s is %s: percentiles cannot be added; ask for the percentile from a view without the dimensions you would sum over (e.g. rumd.total.<metric>.p95), where the sketches are merged", s.name, what)
+			}
+			if !seen[s.expr] {
+				seen[s.expr] = true
+				exprs = append(exprs, s.expr)
+			}
+		}
+		all = append(all, list...)
+	}
+	if len(all) == 0 {
+		return nil, nil
+	}
+	step := all[0].step
+	lo, hi := all[0].start, all[0].start
+	for _, s := range all {
+		if s.step != step {
+			return nil, badf("not_summable", "sumSeries: series have different steps")
+		}
+		lo = min(lo, s.start)
+		hi = max(hi, s.start+int64(len(s.values))*step)
+	}
+	vals := make([]float64, (hi-lo)/step)
+	for i := range vals {
+		vals[i] = math.NaN()
+	}
+	for _, s := range all {
+		off := (s.start - lo) / step
+		for i, v := range s.values {
+			if math.IsNaN(v) {
+				continue
+			}
+			if j := off + int64(i); j >= 0 && j < int64(len(vals)) {
+				if math.IsNaN(vals[j]) {
+					vals[j] = 0
+				}
+				vals[j] += v
+			}
+		}
+	}
+	name := "sumSeries(" + strings.Join(exprs, ",") + ")"
+	tags := map[string]string{"name": name, "stat": "count"}
+	metric := all[0].metricName()
+	for _, s := range all {
+		if s.metricName() != metric {
+			metric = ""
+		}
+	}
+	if metric != "" {
+		tags["metric"] = metric
+	}
+	return []*tseries{{name: name, expr: name, tags: tags,
+		stat: all[0].stat, start: lo, step: step, values: vals}}, nil
+}
+
+func sortByMax(list []*tseries) {
+	sort.SliceStable(list, func(i, j int) bool {
+		a, b := list[i].max(), list[j].max()
+		if math.IsNaN(b) {
+			return !math.IsNaN(a)
+		}
+		return a > b
+	})
+}
+
+func fnSortByMaxima(ec *evalCtx, e *expr) ([]*tseries, error) {
+	if err := args(e, 1, 1); err != nil {
+		return nil, err
+	}
+	list, err := firstList(ec, e)
+	sortByMax(list)
+	return list, err
+}
+
+func fnHighestMax(ec *evalCtx, e *expr) ([]*tseries, error) {
+	if err := args(e, 1, 2); err != nil {
+		return nil, err
+	}
+	n := 1
+	if len(e.args) == 2 {
+		var err error
+		if n, err = intArg(e, 1); err != nil {
+			return nil, err
+		}
+	}
+	list, err := firstList(ec, e)
+	if err != nil {
+		return nil, err
+	}
+	sortByMax(list)
+	if n >= 0 && n < len(list) {
+		list = list[:n]
+	}
+	return list, nil
+}
+
+func fnLimit(ec *evalCtx, e *expr) ([]*tseries, error) {
+	if err := args(e, 2, 2); err != nil {
+		return nil, err
+	}
+	n, err := intArg(e, 1)
+	if err != nil {
+		return nil, err
+	}
+	list, err := firstList(ec, e)
+	if err != nil {
+		return nil, err
+	}
+	if n >= 0 && n < len(list) {
+		list = list[:n]
+	}
+	return list, nil
+}
+
+func fnMergeSeries(ec *evalCtx, e *expr) ([]*tseries, error) {
+	if err := args(e, 1, 1); err != nil {
+		return nil, err
+	}
+	a := e.args[0]
+	switch {
+	case a.kind == kPath:
+		return ec.fetchPath(a.s, true)
+	case a.kind == kCall && a.s == "seriesByTag":
+		return ec.fetchTagged(a, true)
+	}
+	return nil, badf("bad_argument", "mergeSeries takes a path or seriesByTag(...), whose sketches it merges; got %s", a.text)
+}

@@ -1,0 +1,318 @@
+package graphite
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"rumd/internal/series"
+	"rumd/query"
+	"rumd/storage"
+)
+
+// Version is what /version answers: the graphite-web API level rumd follows, so that
+// Grafana offers tags and reads /functions.
+const Version = "1.1.10"
+
+// Options configures the Graphite API.
+type Options struct {
+	// Prefix is the first node of every path.
+	Prefix string
+	// Retention is how long storage keeps each resolution; a range reaching further back
+	// than a resolution's retention gets steps of the next coarser one.
+	Retention [storage.NumRes]time.Duration
+	// MaxFindResults bounds the nodes one /metrics/find or /metrics/expand answers.
+	MaxFindResults int
+	// Now is the clock relative times are read against. Default time.Now.
+	Now func() time.Time
+}
+
+// DefaultOptions returns the defaults: prefix "rumd", storage's default retention.
+func DefaultOptions() Options {
+	return Options{
+		Prefix:         "rumd",
+		Retention:      storage.DefaultOptions().Retention,
+		MaxFindResults: 10000,
+		Now:            time.Now,
+	}
+}
+
+// Validate checks the options.
+func (o Options) Validate() error {
+	if o.Prefix == "" || EncodeNode(o.Prefix) != o.Prefix || strings.ContainsAny(o.Prefix, "~%") {
+		return fmt.Errorf("graphite prefix %q must be a non-empty word of A-Z a-z 0-9 _ - :", o.Prefix)
+	}
+	for r := storage.Res(0); r < storage.NumRes; r++ {
+		if o.Retention[r] <= 0 {
+			return fmt.Errorf("retention of %s data must be positive", r)
+		}
+	}
+	if o.MaxFindResults < 1 {
+		return errors.New("max find results must be positive")
+	}
+	if o.Now == nil {
+		return errors.New("a clock (Now) is needed")
+	}
+	return nil
+}
+
+type handler struct {
+	eng  *query.Engine
+	opts Options
+}
+
+// Mount adds the Graphite API to r, each route at its exact path for GET and form POST:
+// /render, /metrics/find, /metrics/expand, /tags/autoComplete/tags,
+// /tags/autoComplete/values, /functions and /version. rumd's own GET /metrics is left alone.
+func Mount(r fiber.Router, eng *query.Engine, opts Options) error {
+	if eng == nil {
+		return errors.New("graphite: a query engine is needed")
+	}
+	if err := opts.Validate(); err != nil {
+		return fmt.Errorf("graphite: %w", err)
+	}
+	h := &handler{eng: eng, opts: opts}
+	for path, fn := range map[string]fiber.Handler{
+		"/render":                   h.render,
+		"/metrics/find":             h.find,
+		"/metrics/expand":           h.expand,
+		"/tags/autoComplete/tags":   h.tagNames,
+		"/tags/autoComplete/values": h.tagValues,
+		"/functions":                h.functions,
+		"/version":                  h.version,
+	} {
+		r.Get(path, fn)
+		r.Post(path, fn)
+	}
+	return nil
+}
+
+// params reads a parameter from the query string and a form body alike.
+func params(c *fiber.Ctx, key string) []string {
+	var out []string
+	for _, v := range c.Context().QueryArgs().PeekMulti(key) {
+		out = append(out, string(v))
+	}
+	for _, v := range c.Context().PostArgs().PeekMulti(key) {
+		out = append(out, string(v))
+	}
+	if len(out) == 0 {
+		if f, err := c.MultipartForm(); err == nil && f != nil {
+			out = append(out, f.Value[key]...)
+		}
+	}
+	return out
+}
+
+func param(c *fiber.Ctx, key string) string {
+	if v := params(c, key); len(v) > 0 {
+		return v[len(v)-1]
+	}
+	return ""
+}
+
+// fail answers an error: 400 with its reason for a caller's mistake, 500 otherwise.
+func fail(c *fiber.Ctx, err error) error {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return c.Status(fiber.StatusBadRequest).JSON(fiber.Map{"error": ae.msg, "reason": ae.reason})
+	}
+	return c.Status(fiber.StatusInternalServerError).JSON(fiber.Map{"error": err.Error(), "reason": "internal"})
+}
+
+// timeRange reads from and until, with defaults.
+func (h *handler) timeRange(c *fiber.Ctx, defFrom string) (from, until int64, err error) {
+	now := h.opts.Now()
+	f, u := param(c, "from"), param(c, "until")
+	if f == "" {
+		f = defFrom
+	}
+	if u == "" {
+		u = "now"
+	}
+	if from, err = parseTime(f, now); err != nil {
+		return 0, 0, badf("bad_time", "from: %v", err)
+	}
+	if until, err = parseTime(u, now); err != nil {
+		return 0, 0, badf("bad_time", "until: %v", err)
+	}
+	if from >= until {
+		return 0, 0, badf("bad_time", "from (%s) must be before until (%s)", f, u)
+	}
+	return from, until, nil
+}
+
+// stepFor is max(resolution, (until − from) / maxDataPoints) rounded up to whole minutes
+// below an hour, whole hours below a day, and whole days above. The resolution is a minute,
+// or the coarsest one still kept for the oldest part of the range. maxDataPoints of 1 gets
+// step 0: one point merging the whole range, as a stat or table panel wants it.
+func (h *handler) stepFor(from, until int64, maxDataPoints int) int64 {
+	if maxDataPoints == 1 {
+		return 0
+	}
+	now := h.opts.Now().Unix()
+	res := int64(60)
+	if from < now-int64(h.opts.Retention[storage.Hour]/time.Second) {
+		res = 86400
+	} else if from < now-int64(h.opts.Retention[storage.Minute]/time.Second) {
+		res = 3600
+	}
+	span := until - from
+	raw := res
+	if maxDataPoints > 0 {
+		raw = max(raw, (span+int64(maxDataPoints)-1)/int64(maxDataPoints))
+	}
+	raw = max(raw, (span+query.MaxPoints-1)/query.MaxPoints)
+	switch {
+	case raw <= 3600:
+		return ceilTo(raw, 60)
+	case raw <= 86400:
+		return ceilTo(raw, 3600)
+	}
+	return ceilTo(raw, 86400)
+}
+
+func (h *handler) render(c *fiber.Ctx) error {
+	if f := param(c, "format"); f != "" && f != "json" {
+		return fail(c, badf("bad_format", "format %q is not supported; rumd answers format=json", f))
+	}
+	targets := params(c, "target")
+	if len(targets) == 0 {
+		return fail(c, badf("bad_target", "no target given"))
+	}
+	from, until, err := h.timeRange(c, "-24h")
+	if err != nil {
+		return fail(c, err)
+	}
+	mdp := 0
+	if s := param(c, "maxDataPoints"); s != "" {
+		n, err := strconv.ParseFloat(s, 64)
+		if err != nil || n < 0 || n > 1e9 {
+			return fail(c, badf("bad_argument", "maxDataPoints %q is not a positive number", s))
+		}
+		mdp = int(n)
+	}
+	ec := &evalCtx{ctx: c.UserContext(), h: h, from: from, until: until, step: h.stepFor(from, until, mdp), cache: map[string]*query.Result{}}
+	var all []*tseries
+	for _, t := range targets {
+		e, err := parseTarget(t)
+		if err != nil {
+			return fail(c, badf("bad_target", "%v", err))
+		}
+		list, err := ec.eval(e)
+		if err != nil {
+			return fail(c, err)
+		}
+		all = append(all, list...)
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(appendRender(make([]byte, 0, 4096), all))
+}
+
+// appendRender writes the render answer: [{"target", "tags", "datapoints": [[v, t], ...]}].
+func appendRender(b []byte, list []*tseries) []byte {
+	b = append(b, '[')
+	for i, s := range list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"target":`...)
+		b = appendJSONString(b, s.name)
+		b = append(b, `,"tags":`...)
+		tags, _ := json.Marshal(s.tags)
+		b = append(b, tags...)
+		b = append(b, `,"datapoints":[`...)
+		for j, v := range s.values {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '[')
+			b = appendValue(b, v)
+			b = append(b, ',')
+			b = strconv.AppendInt(b, s.start+int64(j)*s.step, 10)
+			b = append(b, ']')
+		}
+		b = append(b, "]}"...)
+	}
+	return append(b, ']')
+}
+
+func appendJSONString(b []byte, s string) []byte {
+	q, _ := json.Marshal(s)
+	return append(b, q...)
+}
+
+func (h *handler) viewNames() []string {
+	var out []string
+	for _, v := range h.eng.Views() {
+		out = append(out, viewName(v))
+	}
+	return out
+}
+
+func (h *handler) functions(c *fiber.Ctx) error {
+	return c.JSON(functions)
+}
+
+func (h *handler) version(c *fiber.Ctx) error {
+	return c.SendString(Version)
+}
+
+// tagNames answers /tags/autoComplete/tags: the tag names with tagPrefix, up to limit.
+func (h *handler) tagNames(c *fiber.Ctx) error {
+	prefix := param(c, "tagPrefix")
+	var out []string
+	for _, t := range tagNames() {
+		if strings.HasPrefix(t, prefix) {
+			out = append(out, t)
+		}
+	}
+	return c.JSON(limitList(c, out))
+}
+
+// tagValues answers /tags/autoComplete/values: the values of tag with valuePrefix.
+func (h *handler) tagValues(c *fiber.Ctx) error {
+	tag := param(c, "tag")
+	prefix := param(c, "valuePrefix")
+	var vals []string
+	switch tag {
+	case "name", "metric":
+		vals = series.MetricNames()
+	case "stat":
+		vals = append([]string(nil), browseStats...)
+	default:
+		d, ok := series.ParseDim(tag)
+		if !ok {
+			return fail(c, badf("bad_argument", "unknown tag %q; tags are %s", tag, strings.Join(tagNames(), ", ")))
+		}
+		from, until, err := h.timeRange(c, "-7d")
+		if err != nil {
+			return fail(c, err)
+		}
+		if vals, err = h.eng.LabelValues(c.UserContext(), d, from, until); err != nil {
+			return fail(c, err)
+		}
+	}
+	out := []string{}
+	for _, v := range vals {
+		if strings.HasPrefix(v, prefix) {
+			out = append(out, v)
+		}
+	}
+	return c.JSON(limitList(c, out))
+}
+
+func limitList(c *fiber.Ctx, l []string) []string {
+	if l == nil {
+		l = []string{}
+	}
+	if n, err := strconv.Atoi(param(c, "limit")); err == nil && n >= 0 && n < len(l) {
+		l = l[:n]
+	}
+	return l
+}
