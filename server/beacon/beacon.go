@@ -199,6 +199,7 @@ const (
 // Reset clears b for reuse (from a pool or a Decode dst slice), keeping the capacity of its
 // probe slice.
 func (b *Beacon) Reset() {
+	clear(b.Probes) // drop the old body's strings
 	p := b.Probes[:0]
 	*b = Beacon{Probes: p}
 }

@@ -59,7 +59,7 @@ func TestDerive(t *testing.T) {
 			mut: func(b *Beacon) { b.Probes[0].TransferSize = 0 }, page: designPage,
 			nav: "navigate", variant: "cdn-b", cached: 1},
 		{name: "unknown transferSize is not a cache hit", fixture: "beacon.json",
-			mut: func(b *Beacon) { b.Probes[0].TransferSize, b.Probes[0].HasTransferSize = 0, false },
+			mut:  func(b *Beacon) { b.Probes[0].TransferSize, b.Probes[0].HasTransferSize = 0, false },
 			page: designPage, nav: "navigate", variant: "cdn-b", probes: []want{designProbe}},
 		{name: "labels defaulted and cleaned", fixture: "beacon_page.json",
 			mut:  func(b *Beacon) { b.Nav = ""; b.Variant = "\x01\x02" },
