@@ -10,29 +10,34 @@
 //
 //	rumd.<view>.<value of each dimension of the view>.<metric>.<statistic>
 //
-//	rumd.total.ttfb.p75                      every page view, p75 of TTFB
-//	rumd.country.DE.lcp.p95                  one country
-//	rumd.page_country.~questions~:id.DE.inp.p75
+//	rumd.total.ttfb.p75                          every page view, p75 of TTFB
+//	rumd.country.DE.lcp.p95                      one country
+//	rumd.page_country.~questions~:id.DE.inp.p75  one page group in one country
 //	rumd.variant_probe.cdn-b.cdn-a.probe_ttfb.count
 //
-//   - <view> names a materialised view: "total" for the view of no dimension, otherwise its
+// The nodes are:
+//
+//   - view: a materialised view, "total" for the view of no dimension, otherwise its
 //     dimensions in canonical order joined by "_" (page_country, variant_probe). Only the
-//     configured views are listed.
-//   - then one node per dimension of the view, in the same order, holding its value made
+//     configured views exist.
+//   - one node per dimension of the view, in the same order, holding its value made
 //     path-safe: "/" is written "~", the bytes A-Z a-z 0-9 "_" "-" ":" are kept, every other
 //     byte is written %XX (upper-case hex), and the empty value is a lone "%". The mapping is
-//     reversible, so "/questions/:id" is "~questions~:id" and "/a.b" is "~a%2Eb".
-//   - <metric> is one the view carries (page metrics, or probe_* in views holding probe).
-//   - <statistic> is count (values merged in the step) or a percentile pNN, with "_" for a
+//     reversible: "/questions/:id" is "~questions~:id" and "/a.b" is "~a%2Eb".
+//   - metric: one the view carries (page metrics, or probe_* in views holding probe).
+//   - statistic: count (values merged in the step) or a percentile pNN, "_" standing for a
 //     decimal point: p50, p75, p90, p95, p99, p99_9, p100 (max), p0 (min). Browsing lists
 //     count, p50, p75, p90, p95 and p99; any other pNN is answered when asked for.
 //
-// Any node may hold the wildcards *, ?, {a,b} and [ab] / [a-z]; a dimension node with a
-// wildcard yields one series per value seen. Tagged series are also offered:
+// Any node may hold the wildcards *, ?, {a,b} and [ab] or [a-z]; a dimension node with a
+// wildcard yields one series per value seen. mergeSeries(path) instead merges the sketches
+// of every series the path matches into one series per metric and statistic: the
+// percentile of the whole selection, which is what a Grafana "All" needs. Tagged series are
+// offered too:
 //
 //	seriesByTag('name=ttfb', 'stat=p95', 'country=~D.*', 'device!=tablet')
 //
 // where name is the metric, stat the statistic, and every other tag a dimension with its raw
-// (unencoded) value. Dimensions named in the expressions become separate series; the rest are
-// merged, from the smallest view that holds the named ones.
+// (unencoded) value. Dimensions named in the expressions become separate series; the rest
+// are merged, from the smallest view that holds the named ones.
 package graphite

@@ -21,10 +21,10 @@ type funcParam struct {
 
 // function is one supported render function.
 type function struct {
-	Name        string  `json:"name"`
-	Group       string  `json:"group"`
-	Module      string  `json:"module"`
-	Description string  `json:"description"`
+	Name        string      `json:"name"`
+	Group       string      `json:"group"`
+	Module      string      `json:"module"`
+	Description string      `json:"description"`
 	Params      []funcParam `json:"params"`
 	call        func(ec *evalCtx, e *expr) ([]*tseries, error)
 }
