@@ -168,12 +168,17 @@ export const track = (endpoint, onView, onChange) => {
   return () => view;
 };
 
-// onLeave calls fn once per hide or unload; listeners sit on the document in the bubble
-// phase so that web-vitals (window, capture) has already reported final CLS and INP.
+// onLeave calls fn when the page is hidden or unloaded. Its listeners sit on the document in
+// the bubble phase, after web-vitals' (window, capture), so that web-vitals has reported the
+// final CLS and INP by then. On a navigation pagehide comes first, while the page is still
+// visible and web-vitals still holds the last interaction's entries: fn then waits for the
+// visibilitychange that follows; pagehide alone calls it only when no such event will come.
 export const onLeave = (fn) => {
   const g = guard(fn);
   D.addEventListener('visibilitychange', () => {
     if (D.visibilityState === 'hidden') g();
   });
-  W.addEventListener('pagehide', g);
+  W.addEventListener('pagehide', () => {
+    if (D.visibilityState !== 'visible' || !('onvisibilitychange' in D)) g();
+  });
 };

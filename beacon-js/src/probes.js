@@ -3,11 +3,11 @@
 import { ms, token } from './core.js';
 
 const MARKS = [
-  'startTime', 'domainLookupStart', 'domainLookupEnd', 'connectStart', 'secureConnectionStart',
+  'startTime', 'fetchStart', 'domainLookupStart', 'domainLookupEnd', 'connectStart', 'secureConnectionStart',
   'connectEnd', 'requestStart', 'responseStart', 'responseEnd',
 ];
-// Marks a host hides unless it sends Timing-Allow-Origin.
-export const DETAIL = MARKS.slice(1, 8);
+// Marks a host hides unless it sends Timing-Allow-Origin: domainLookupStart to responseStart.
+export const DETAIL = MARKS.slice(2, 9);
 
 // probeURL fills the template: every {rand} gets one fresh token (a host name with {rand}
 // makes a cold DNS lookup where the zone has a wildcard); a template without {rand} gets it
@@ -20,8 +20,8 @@ export const probeURL = (tpl) => {
 
 const sleep = (d) => new Promise((r) => setTimeout(r, d));
 
-// entryFor waits for the Resource Timing entry of url, which the browser adds once the body
-// has arrived, a little after fetch resolves.
+// entryFor waits for the Resource Timing entry of url, which the browser adds a little after
+// the body has arrived.
 const entryFor = async (url) => {
   for (let i = 0; i < 100; i++) {
     const es = performance.getEntriesByName(url, 'resource');
@@ -31,18 +31,18 @@ const entryFor = async (url) => {
   return null;
 };
 
-// runProbe fetches one probe and returns its beacon entry, or null when the fetch failed or
-// left no timing entry.
+// runProbe fetches one probe and returns its beacon entry, or null when the fetch left no
+// timing entry. The fetch is a CORS one: Chrome records no entry at all for a no-cors fetch.
+// A host without Access-Control-Allow-Origin makes the fetch fail after its response headers
+// arrived; its entry still times the total, and the page flags the missing detail.
 export const runProbe = async (p) => {
   const url = new URL(probeURL(p.url), location.href).href;
   try {
-    const res = await fetch(url, { cache: 'no-store', mode: 'no-cors', credentials: 'omit' });
-    await res.arrayBuffer().catch(() => {});
-  } catch (e) {
-    return null;
-  }
+    const res = await fetch(url, { cache: 'no-store' });
+    await res.arrayBuffer();
+  } catch (e) {}
   const e = await entryFor(url);
-  if (!e) return null;
+  if (!e || !(e.responseEnd > 0)) return null;
   const out = { name: p.name, url };
   for (const k of MARKS) out[k] = ms(e[k]);
   out.transferSize = e.transferSize || 0;

@@ -23,7 +23,8 @@ const marks = () => {
   return m;
 };
 
-// phases lists the waterfall rows: [label, start, end]; a row whose marks are absent is left out.
+// phases lists the waterfall rows as [label, start, end]; the rows are always the same, so
+// that filling them in shifts no layout (the page's own CLS is in its beacon too).
 const phases = (m) => {
   const tlsStart = m.secureConnectionStart;
   return [
@@ -36,7 +37,7 @@ const phases = (m) => {
     ['DOM (to interactive)', m.responseEnd, m.domInteractive],
     ['DOMContentLoaded', m.domInteractive, m.domContentLoadedEventEnd],
     ['Load', m.domContentLoadedEventEnd, m.loadEventEnd],
-  ].filter((r) => r[1] > 0 && r[2] > 0 && r[2] >= r[1]);
+  ];
 };
 
 const bar = (start, end, scale, cls) => {
@@ -59,21 +60,22 @@ const row = (cells) => {
 
 const renderWaterfall = (m, vitals) => {
   const rows = phases(m);
-  const points = [['FCP', vitals.fcp], ['LCP', vitals.lcp]].filter((p) => p[1] > 0);
+  const ok = (r) => r[1] > 0 && r[2] > 0 && r[2] >= r[1];
   let scale = 1;
-  for (const r of rows) scale = Math.max(scale, r[2]);
-  for (const p of points) scale = Math.max(scale, p[1]);
+  for (const r of rows) if (ok(r)) scale = Math.max(scale, r[2]);
+  for (const k of ['fcp', 'lcp']) scale = Math.max(scale, vitals[k] || 0);
   const tb = $('waterfall');
   tb.textContent = '';
   for (const r of rows) {
     const lane = el('div', null, 'track');
-    lane.appendChild(bar(r[1], r[2], scale));
-    tb.appendChild(row([r[0], fmt(r[1]), fmt(r[2] - r[1]), lane]));
+    if (ok(r)) lane.appendChild(bar(r[1], r[2], scale));
+    tb.appendChild(row([r[0], ok(r) ? fmt(r[1]) : '–', ok(r) ? fmt(r[2] - r[1]) : 'none', lane]));
   }
-  for (const p of points) {
+  for (const k of ['fcp', 'lcp']) {
     const lane = el('div', null, 'track');
-    lane.appendChild(bar(p[1], p[1], scale, 'mark'));
-    tb.appendChild(row([p[0], fmt(p[1]), '', lane]));
+    const v = vitals[k];
+    if (v > 0) lane.appendChild(bar(v, v, scale, 'mark'));
+    tb.appendChild(row([k.toUpperCase(), v > 0 ? fmt(v) : '–', '', lane]));
   }
   $('proto').textContent = m.nextHopProtocol ? 'protocol ' + m.nextHopProtocol + ', ' : '';
   $('size').textContent = m.transferSize ? m.transferSize + ' bytes transferred' : 'size hidden or cached';
@@ -90,12 +92,14 @@ const renderVitals = (v) => {
   }
 };
 
+// probeRow renders a probe's row: r undefined while it runs, null when it failed.
 const probeRow = (p, r) => {
   const d = (a, b) => (r && r[a] && r[b] ? fmt(r[b] - r[a]) : '–');
   let flag = '';
   let note = 'ok';
-  if (!r) [flag, note] = ['failed', 'failed: no response or no timing entry'];
-  else if (detailHidden(r)) [flag, note] = ['no-tao', 'no Timing-Allow-Origin: only the total is known'];
+  if (r === undefined) note = 'waiting…';
+  else if (!r) [flag, note] = ['failed', 'failed: no response, or no timing entry'];
+  else if (detailHidden(r)) [flag, note] = ['no-tao', 'detail hidden (no Timing-Allow-Origin or CORS header): only the total counts'];
   else if (fromCache(r)) [flag, note] = ['cache', 'served from cache: not counted'];
   const tr = row([p.name, d('domainLookupStart', 'domainLookupEnd'), d('connectStart', 'connectEnd'),
     r && r.secureConnectionStart ? fmt(r.connectEnd - r.secureConnectionStart) : '–',
@@ -105,15 +109,22 @@ const probeRow = (p, r) => {
   tr.setAttribute('data-flag', flag);
   if (flag) tr.className = 'flag';
   tr.title = r ? r.url : p.url;
-  $('probes').appendChild(tr);
+  return tr;
 };
 
 guard(() => {
   const cfg = config();
+  const list = cfg.probes || [];
   let view;
-  let probes = [];
+  const probes = [];
   const get = track(cfg.endpoint, (v) => (view = v), (v) => renderVitals(v.vitals));
   const first = get();
+  renderVitals(first.vitals);
+  renderWaterfall({}, {});
+  const rows = list.map((p) => $('probes').appendChild(probeRow(p)));
+  if (!list.length) $('probes-section').hidden = true;
+  $('detail').textContent = DETAIL.join(', ');
+
   const send = () => {
     const body = view.send(view === first ? { probes } : {});
     if (body) {
@@ -126,10 +137,13 @@ guard(() => {
   onLeave(send);
   afterLoad().then(guard(() => {
     renderWaterfall(marks(), first.vitals);
-    $('status').textContent = (cfg.probes || []).length ? 'Running probes…' : 'Sending…';
-    runProbes(cfg.probes, (p, r) => {
+    $('status').textContent = list.length ? 'Running probes…' : 'Sending…';
+    runProbes(list, (p, r) => {
+      const i = list.indexOf(p);
       if (r) probes.push(r);
-      probeRow(p, r);
+      const tr = probeRow(p, r);
+      rows[i].replaceWith(tr);
+      rows[i] = tr;
     }).then(guard(() => {
       // LCP may still be settling right after load; a moment later the numbers agree with
       // what the beacon carries.
@@ -138,7 +152,5 @@ guard(() => {
         send();
       }), 300);
     }));
-    if (!(cfg.probes || []).length) $('probes-section').hidden = true;
   }));
-  $('detail').textContent = DETAIL.join(', ');
 })();

@@ -1,0 +1,305 @@
+//go:build integration
+
+package beaconjs_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// rumdBin is the rumd binary TestMain builds from this checkout.
+var rumdBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "beaconjs-rumd-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	rumdBin = filepath.Join(dir, "rumd")
+	build := exec.Command("go", "build", "-o", rumdBin, "rumd/cmd/rumd")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build rumd:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// rumdConfig is the part of rumd's YAML config these tests set.
+type rumdConfig struct {
+	SampleRate     float64
+	EmbedMaxSample float64
+	Probes         [][2]string // name, URL
+}
+
+func (c rumdConfig) yaml() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "snippet:\n  sample_rate: %v\ntest_page:\n  embed_max_sample: %v\n  probes:", c.SampleRate, c.EmbedMaxSample)
+	if len(c.Probes) == 0 {
+		b.WriteString(" []")
+	}
+	b.WriteString("\n")
+	for _, p := range c.Probes {
+		fmt.Fprintf(&b, "    - name: %q\n      url: %q\n", p[0], p[1])
+	}
+	return b.String()
+}
+
+// rumdServer is one `rumd serve` process on 127.0.0.1 with its own data directory, and a
+// reverse proxy in front of it that records the beacons posted through it: the browser
+// talks to Front, the tests query URL.
+type rumdServer struct {
+	URL   string
+	Front string
+	log   *syncBuffer
+
+	mu     sync.Mutex
+	posted [][]byte
+}
+
+// beacons returns the bodies posted to /timings through Front so far.
+func (s *rumdServer) beacons() [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([][]byte(nil), s.posted...)
+}
+
+// front starts the recording proxy.
+func (s *rumdServer) front(t testing.TB) {
+	target, err := url.Parse(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/timings" {
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			s.mu.Lock()
+			s.posted = append(s.posted, body)
+			s.mu.Unlock()
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	s.Front = srv.URL
+}
+
+// syncBuffer collects a process's output for the failure log.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// mustStartRumd starts rumd with cfg and stops it (SIGTERM, then kill) when the test ends;
+// the server's output is logged if the test failed.
+func mustStartRumd(t testing.TB, cfg rumdConfig) *rumdServer {
+	t.Helper()
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "rumd.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg.yaml()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	s := &rumdServer{URL: "http://" + addr, log: &syncBuffer{}}
+	cmd := exec.Command(rumdBin, "serve", "--listen", addr, "--data", filepath.Join(dir, "data"), "--config", cfgPath)
+	cmd.Stdout, cmd.Stderr = s.log, s.log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("rumd config:\n%s\nrumd output:\n%s", cfg.yaml(), s.log.String())
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		res, err := http.Get(s.URL + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				s.front(t)
+				return s
+			}
+		}
+		select {
+		case <-done:
+			t.Fatalf("rumd exited at start:\n%s", s.log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rumd not healthy after 20 s (last error %v):\n%s", err, s.log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// freeAddr returns a 127.0.0.1 address with a port nobody listens on right now.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// counters reads rumd's own /metrics: beacons accepted, and rejected by reason.
+func (s *rumdServer) counters(t testing.TB) (accepted float64, rejected map[string]float64) {
+	t.Helper()
+	res, err := http.Get(s.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	rejected = map[string]float64{}
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		name, rest, _ := strings.Cut(line, " ")
+		v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+		if err != nil {
+			continue
+		}
+		switch {
+		case name == "rumd_beacons_accepted_total":
+			accepted = v
+		case strings.HasPrefix(name, `rumd_beacons_rejected_total{`):
+			_, reason, _ := strings.Cut(name, `reason="`)
+			reason, _, _ = strings.Cut(reason, `"`)
+			if v > 0 {
+				rejected[reason] = v
+			}
+		}
+	}
+	return accepted, rejected
+}
+
+// waitAccepted waits until rumd counted n accepted beacons (or any rejection), and fails the
+// test if it counted another number or rejected one.
+func (s *rumdServer) waitAccepted(t testing.TB, n float64) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		acc, rej := s.counters(t)
+		if len(rej) > 0 {
+			t.Fatalf("rumd rejected beacons: %v (accepted %v)", rej, acc)
+		}
+		if acc == n {
+			// Anything late (a second beacon) would show up now.
+			time.Sleep(500 * time.Millisecond)
+			acc, rej = s.counters(t)
+			if acc != n || len(rej) > 0 {
+				t.Fatalf("rumd accepted %v beacons and rejected %v, want exactly %v accepted", acc, rej, n)
+			}
+			return
+		}
+		if acc > n || time.Now().After(deadline) {
+			t.Fatalf("rumd accepted %v beacons, want %v", acc, n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// seriesCounts queries /api/v1/series over the last hour and returns the count of values
+// per value of the by dimension ("" without by).
+func (s *rumdServer) seriesCounts(t testing.TB, metric, by string) map[string]int {
+	t.Helper()
+	q := url.Values{"metric": {metric}, "from": {"-1h"}, "to": {"now"}, "step": {"60"}}
+	if by != "" {
+		q.Set("by", by)
+	}
+	res, err := http.Get(s.URL + "/api/v1/series?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body struct {
+		Series []struct {
+			Labels map[string]string `json:"labels"`
+			Points []struct {
+				Count int `json:"count"`
+			} `json:"points"`
+		} `json:"series"`
+	}
+	if res.StatusCode != 200 {
+		var e bytes.Buffer
+		e.ReadFrom(res.Body)
+		t.Fatalf("series %s by %q: status %d: %s", metric, by, res.StatusCode, e.String())
+	}
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+		t.Fatalf("series %s: %v", metric, err)
+	}
+	out := map[string]int{}
+	for _, s := range body.Series {
+		for _, p := range s.Points {
+			out[s.Labels[by]] += p.Count
+		}
+	}
+	return out
+}
+
+// waitSeries polls seriesCounts until it holds want exactly (the aggregation lag is ≤ 2 s by
+// DESIGN §6; this allows more on a busy machine).
+func (s *rumdServer) waitSeries(t testing.TB, metric, by string, want map[string]int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := s.seriesCounts(t, metric, by)
+		if fmt.Sprint(got) == fmt.Sprint(want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("series %s by %q: counts %v, want %v", metric, by, got, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
