@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -69,7 +70,7 @@ type evalCtx struct {
 func (ec *evalCtx) eval(e *expr) ([]*tseries, error) {
 	switch e.kind {
 	case kPath:
-		return ec.fetchPath(e.s, false)
+		return ec.fetchPath(e.s, nil)
 	case kCall:
 		f, ok := functions[e.s]
 		if !ok {
@@ -144,10 +145,17 @@ func (ec *evalCtx) grid() (base, step int64, n int) {
 	return base, ec.step, int((end - base + ec.step - 1) / ec.step)
 }
 
-// fetchPath answers a path pattern of the scheme in the package comment: one series per
-// matched series of the view and statistic, or, with merge, one per metric and statistic
-// read from the sketches of every matched series merged per step.
-func (ec *evalCtx) fetchPath(pattern string, merge bool) ([]*tseries, error) {
+// grouping combines fetched series by merging their sketches per step: within groups keyed
+// by the given path nodes or tags, or into one group when there are none. A nil grouping
+// fetches one series per series of the view.
+type grouping struct {
+	fn    string   // the function asked, for names: mergeSeries, groupByNode(s), groupByTags
+	nodes []int    // path nodes of the key; negative counts from the end
+	tags  []string // tags of the key (groupByTags)
+}
+
+// fetchPath answers a path pattern of the scheme in the package comment.
+func (ec *evalCtx) fetchPath(pattern string, g *grouping) ([]*tseries, error) {
 	nodes := splitPath(pattern)
 	prefix := ec.h.opts.Prefix
 	if len(nodes) < 4 {
@@ -164,6 +172,18 @@ func (ec *evalCtx) fetchPath(pattern string, merge bool) ([]*tseries, error) {
 	if err != nil {
 		return nil, badf("bad_path", "%v", err)
 	}
+	var keyNodes []int
+	if g != nil {
+		for _, i := range g.nodes {
+			if i < 0 {
+				i += len(nodes)
+			}
+			if i < 0 || i >= len(nodes) {
+				return nil, badf("bad_argument", "%s: node %d is outside %q", g.fn, i, pattern)
+			}
+			keyNodes = append(keyNodes, i)
+		}
+	}
 	var out []*tseries
 	shapes := 0
 	for _, v := range ec.h.eng.Views() {
@@ -173,8 +193,17 @@ func (ec *evalCtx) fetchPath(pattern string, merge bool) ([]*tseries, error) {
 		}
 		var req query.Request
 		req.From, req.To, req.Step = ec.from, ec.until, ec.step
-		if !merge {
+		grouped := map[series.Dim]bool{}
+		if g == nil {
 			req.By = v.Dims
+		} else {
+			for _, i := range keyNodes {
+				if i >= 2 && i < 2+k && !grouped[v.Dims[i-2]] {
+					grouped[v.Dims[i-2]] = true
+					req.By = append(req.By, v.Dims[i-2])
+				}
+			}
+			sort.Slice(req.By, func(a, b int) bool { return req.By[a] < req.By[b] })
 		}
 		ok := true
 		for i, d := range v.Dims {
@@ -205,51 +234,60 @@ func (ec *evalCtx) fetchPath(pattern string, merge bool) ([]*tseries, error) {
 			}
 			shapes++
 			req.Metric = m
-			res, err := ec.run(fmt.Sprintf("p|%t|%s|%s", merge, pattern, viewName(v)), req)
+			res, err := ec.run(fmt.Sprintf("p|%v|%s|%s", req.By, pattern, viewName(v)), req)
 			if err != nil {
 				return nil, err
 			}
-			if merge {
-				base := "mergeSeries(" + pattern + ")"
+			for gi := range res.Groups {
+				grp := &res.Groups[gi]
 				for _, st := range stats {
-					tags := map[string]string{"name": base, "metric": m.String(), "stat": st.name}
-					for i, d := range v.Dims {
-						if n := nodes[2+i]; n != "*" {
-							if hasWildcard(n) {
+					var name string
+					tags := map[string]string{"metric": m.String(), "stat": st.name}
+					switch {
+					case g == nil:
+						var b strings.Builder
+						b.WriteString(prefix + "." + viewName(v))
+						for _, d := range v.Dims {
+							b.WriteString("." + EncodeNode(grp.Labels[d]))
+							tags[d.String()] = grp.Labels[d]
+						}
+						b.WriteString("." + m.String() + "." + st.name)
+						name = b.String()
+					default:
+						for i, d := range v.Dims {
+							switch n := nodes[2+i]; {
+							case grouped[d]:
+								tags[d.String()] = grp.Labels[d]
+							case n == "*":
+							case hasWildcard(n):
 								tags[d.String()] = n
-							} else {
+							default:
 								tags[d.String()], _ = DecodeNode(n)
 							}
 						}
+						if len(keyNodes) == 0 {
+							name = g.fn + "(" + pattern + ")"
+							break
+						}
+						key := make([]string, len(keyNodes))
+						for j, i := range keyNodes {
+							switch {
+							case i == 0:
+								key[j] = prefix
+							case i == 1:
+								key[j] = viewName(v)
+							case i < 2+k:
+								key[j] = grp.Labels[v.Dims[i-2]]
+							case i == 2+k:
+								key[j] = m.String()
+							default:
+								key[j] = st.name
+							}
+						}
+						name = strings.Join(key, ".")
 					}
-					var pts []query.Point
-					if len(res.Groups) > 0 {
-						pts = res.Groups[0].Points
-					}
-					out = append(out, ec.newSeries(base, pattern, tags, st, pts))
-				}
-				continue
-			}
-			for gi := range res.Groups {
-				g := &res.Groups[gi]
-				var b strings.Builder
-				b.WriteString(prefix)
-				b.WriteByte('.')
-				b.WriteString(viewName(v))
-				for _, d := range v.Dims {
-					b.WriteByte('.')
-					b.WriteString(EncodeNode(g.Labels[d]))
-				}
-				b.WriteByte('.')
-				b.WriteString(m.String())
-				b.WriteByte('.')
-				base := b.String()
-				for _, st := range stats {
-					tags := map[string]string{"name": base + st.name, "metric": m.String(), "stat": st.name}
-					for _, d := range v.Dims {
-						tags[d.String()] = g.Labels[d]
-					}
-					out = append(out, ec.newSeries(base+st.name, pattern, tags, st, g.Points))
+					tags["name"] = name
+					out = append(out, ec.newSeries(name, pattern, tags, st, grp.Points))
 				}
 			}
 		}
@@ -257,7 +295,9 @@ func (ec *evalCtx) fetchPath(pattern string, merge bool) ([]*tseries, error) {
 	if shapes == 0 {
 		return nil, badf("bad_path", "path %q matches no view and metric: paths are %s.<view>.<one node per dimension of the view>.<metric>.<statistic>; views: %s", pattern, prefix, strings.Join(ec.h.viewNames(), ", "))
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].name < out[j].name })
+	if g == nil {
+		sort.SliceStable(out, func(i, j int) bool { return out[i].name < out[j].name })
+	}
 	return out, nil
 }
 
@@ -350,13 +390,13 @@ func (te tagExpr) match(v string) bool {
 }
 
 // fetchTagged answers seriesByTag('name=ttfb', 'stat=p95', 'country=~D.*', ...).
-func (ec *evalCtx) fetchTagged(call *expr, merge bool) ([]*tseries, error) {
+func (ec *evalCtx) fetchTagged(call *expr, g *grouping) ([]*tseries, error) {
 	if len(call.args) == 0 {
 		return nil, badf("bad_argument", "seriesByTag needs at least one expression, e.g. seriesByTag('name=ttfb', 'stat=p75')")
 	}
 	var names, stats []tagExpr
 	var dimExprs [series.NumDims][]tagExpr
-	var by []series.Dim
+	var filtered []series.Dim
 	for _, a := range call.args {
 		if a.kind != kString {
 			return nil, badf("bad_argument", "seriesByTag takes quoted expressions, got %s", a.text)
@@ -376,18 +416,31 @@ func (ec *evalCtx) fetchTagged(call *expr, merge bool) ([]*tseries, error) {
 				return nil, badf("bad_argument", "seriesByTag: unknown tag %q; tags are %s", te.tag, strings.Join(tagNames(), ", "))
 			}
 			if len(dimExprs[d]) == 0 {
-				by = append(by, d)
+				filtered = append(filtered, d)
 			}
 			dimExprs[d] = append(dimExprs[d], te)
 		}
 	}
+	by := filtered
+	if g != nil {
+		by = nil
+		for _, t := range g.tags {
+			if t == "name" || t == "metric" || t == "stat" {
+				continue // always apart
+			}
+			d, ok := series.ParseDim(t)
+			if !ok {
+				return nil, badf("bad_argument", "%s: unknown tag %q; tags are %s", g.fn, t, strings.Join(tagNames(), ", "))
+			}
+			if !slices.Contains(by, d) {
+				by = append(by, d)
+			}
+		}
+	}
 	sort.Slice(by, func(i, j int) bool { return by[i] < by[j] })
 	var req query.Request
-	req.From, req.To, req.Step = ec.from, ec.until, ec.step
-	if !merge {
-		req.By = by
-	}
-	for _, d := range by {
+	req.From, req.To, req.Step, req.By = ec.from, ec.until, ec.step, by
+	for _, d := range filtered {
 		exprs := dimExprs[d]
 		req.Match[d] = func(v string) bool {
 			for _, te := range exprs {
@@ -429,28 +482,30 @@ metrics:
 		}
 		matched++
 		req.Metric = m
-		res, err := ec.run(fmt.Sprintf("t|%t|%s", merge, call.text), req)
+		res, err := ec.run(fmt.Sprintf("t|%v|%s", by, call.text), req)
 		if err != nil {
 			return nil, err
 		}
 		for gi := range res.Groups {
-			g := &res.Groups[gi]
+			grp := &res.Groups[gi]
 			for _, st := range sts {
 				tags := map[string]string{"name": m.String(), "stat": st.name}
 				for _, d := range by {
-					tags[d.String()] = g.Labels[d]
+					tags[d.String()] = grp.Labels[d]
 				}
 				name := taggedName(tags)
-				if merge {
-					for _, d := range by {
-						delete(tags, d.String())
-						if ex := dimExprs[d]; len(ex) == 1 && ex[0].op == "=" {
+				if g != nil {
+					if len(by) == 0 {
+						name = g.fn + "(" + call.text + ")"
+					}
+					// Filters of merged dimensions stay visible when they name one value.
+					for _, d := range filtered {
+						if ex := dimExprs[d]; !slices.Contains(by, d) && len(ex) == 1 && ex[0].op == "=" {
 							tags[d.String()] = ex[0].value
 						}
 					}
-					name = "mergeSeries(" + taggedName(tags) + ")"
 				}
-				out = append(out, ec.newSeries(name, pathExpr, tags, st, g.Points))
+				out = append(out, ec.newSeries(name, pathExpr, tags, st, grp.Points))
 			}
 		}
 	}

@@ -56,10 +56,16 @@ func init() {
 			Params: []funcParam{seriesListParam, {Name: "n", Type: "integer", Default: 1}}, call: fnHighestMax},
 		{Name: "limit", Group: "Filter Series", Description: "Keeps the first n series.",
 			Params: []funcParam{seriesListParam, {Name: "n", Type: "integer", Required: true}}, call: fnLimit},
-		{Name: "mergeSeries", Group: "Combine", Description: "rumd's aggregation: one series per metric and statistic, read from the sketches of every series its path (or seriesByTag) matches merged per step, so a percentile is that of the whole selection. A dimension node of * is ignored; a value or {a,b} filters. Use it where Graphite would average or sum percentiles, e.g. mergeSeries(rumd.page_country.$page.$country.lcp.p75) for 'All'.",
+		{Name: "mergeSeries", Group: "Combine", Description: "One series per metric and statistic, read from the sketches of every series the path (or seriesByTag) matches, merged per step: the percentile of the whole selection, e.g. mergeSeries(rumd.page_country.$page.$country.lcp.p75) for a Grafana 'All'. A dimension node of * is merged over; a value or {a,b} filters.",
 			Params: []funcParam{seriesListParam}, call: fnMergeSeries},
+		{Name: "groupByNode", Group: "Combine", Description: "One series per value of a path node, the sketches of the rest merged per step (callback 'merge', or 'sum' for counts; percentiles are never averaged). Named by the node's value.",
+			Params: []funcParam{seriesListParam, {Name: "nodeNum", Type: "node", Required: true}, {Name: "callback", Type: "aggFunc", Default: "merge"}}, call: fnGroupByNode},
+		{Name: "groupByNodes", Group: "Combine", Description: "groupByNode for several nodes, named by their values joined by dots.",
+			Params: []funcParam{seriesListParam, {Name: "callback", Type: "aggFunc", Required: true}, {Name: "nodes", Type: "node", Multiple: true}}, call: fnGroupByNodes},
+		{Name: "groupByTags", Group: "Combine", Description: "One series per combination of the given tags' values, the sketches of the rest merged per step (callback 'merge', or 'sum' for counts).",
+			Params: []funcParam{seriesListParam, {Name: "callback", Type: "aggFunc", Required: true}, {Name: "tags", Type: "tag", Multiple: true}}, call: fnGroupByTags},
 		{Name: "seriesByTag", Group: "Special", Description: "Tagged series: 'name=<metric>', 'stat=p95', and dimensions (page, country, device, nav, variant, probe) with =, !=, =~ and !=~.",
-			Params: []funcParam{{Name: "tagExpressions", Type: "string", Required: true, Multiple: true}}, call: func(ec *evalCtx, e *expr) ([]*tseries, error) { return ec.fetchTagged(e, false) }},
+			Params: []funcParam{{Name: "tagExpressions", Type: "string", Required: true, Multiple: true}}, call: func(ec *evalCtx, e *expr) ([]*tseries, error) { return ec.fetchTagged(e, nil) }},
 	} {
 		f.Module = "rumd"
 		functions[f.Name] = f
@@ -428,16 +434,105 @@ func fnLimit(ec *evalCtx, e *expr) ([]*tseries, error) {
 	return list, nil
 }
 
+// groupArg evaluates the series argument of a grouping function, which must be a path or
+// seriesByTag: grouping re-plans the query so that sketches, not numbers, are merged.
+func (ec *evalCtx) groupArg(e *expr, a *expr, g *grouping) ([]*tseries, error) {
+	switch {
+	case a.kind == kPath:
+		return ec.fetchPath(a.s, g)
+	case a.kind == kCall && a.s == "seriesByTag":
+		return ec.fetchTagged(a, g)
+	}
+	return nil, badf("bad_argument", "%s takes a path or seriesByTag(...), whose sketches it merges; got %s", e.s, a.text)
+}
+
+// checkCallback accepts the aggregation of a grouping function: "merge" (sketches merged per
+// step, the default), or "sum" where every series is a count.
+func checkCallback(e *expr, cb string, list []*tseries) error {
+	switch cb {
+	case "", "merge":
+		return nil
+	case "sum":
+		for _, s := range list {
+			if !s.stat.count {
+				return badf("not_summable", "%s: %q adds counts only, and %s is %s; use 'merge', which merges the sketches and reads the percentile of the whole group", e.s, cb, s.name, s.stat.name)
+			}
+		}
+		return nil
+	}
+	return badf("bad_argument", "%s: callback %q is not supported: rumd merges the sketches of a group ('merge', or 'sum' for counts) and never averages percentiles", e.s, cb)
+}
+
 func fnMergeSeries(ec *evalCtx, e *expr) ([]*tseries, error) {
 	if err := args(e, 1, 1); err != nil {
 		return nil, err
 	}
-	a := e.args[0]
-	switch {
-	case a.kind == kPath:
-		return ec.fetchPath(a.s, true)
-	case a.kind == kCall && a.s == "seriesByTag":
-		return ec.fetchTagged(a, true)
+	return ec.groupArg(e, e.args[0], &grouping{fn: "mergeSeries"})
+}
+
+func fnGroupByNode(ec *evalCtx, e *expr) ([]*tseries, error) {
+	if err := args(e, 2, 3); err != nil {
+		return nil, err
 	}
-	return nil, badf("bad_argument", "mergeSeries takes a path or seriesByTag(...), whose sketches it merges; got %s", a.text)
+	n, err := intArg(e, 1)
+	if err != nil {
+		return nil, err
+	}
+	cb := ""
+	if len(e.args) == 3 {
+		if cb, err = stringArg(e, 2); err != nil {
+			return nil, err
+		}
+	}
+	list, err := ec.groupArg(e, e.args[0], &grouping{fn: e.s, nodes: []int{n}})
+	if err != nil {
+		return nil, err
+	}
+	return list, checkCallback(e, cb, list)
+}
+
+func fnGroupByNodes(ec *evalCtx, e *expr) ([]*tseries, error) {
+	if err := args(e, 2, -1); err != nil {
+		return nil, err
+	}
+	cb, err := stringArg(e, 1)
+	if err != nil {
+		return nil, err
+	}
+	g := &grouping{fn: e.s}
+	for i := 2; i < len(e.args); i++ {
+		n, err := intArg(e, i)
+		if err != nil {
+			return nil, err
+		}
+		g.nodes = append(g.nodes, n)
+	}
+	list, err := ec.groupArg(e, e.args[0], g)
+	if err != nil {
+		return nil, err
+	}
+	return list, checkCallback(e, cb, list)
+}
+
+func fnGroupByTags(ec *evalCtx, e *expr) ([]*tseries, error) {
+	if err := args(e, 2, -1); err != nil {
+		return nil, err
+	}
+	cb, err := stringArg(e, 1)
+	if err != nil {
+		return nil, err
+	}
+	g := &grouping{fn: e.s}
+	for i := 2; i < len(e.args); i++ {
+		t, err := stringArg(e, i)
+		if err != nil {
+			return nil, err
+		}
+		g.tags = append(g.tags, t)
+	}
+	list, err := ec.groupArg(e, e.args[0], g)
+	if err != nil {
+		return nil, err
+	}
+	return list, checkCallback(e, cb, list)
 }

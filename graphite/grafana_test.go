@@ -202,6 +202,34 @@ func TestFunctions(t *testing.T) {
 			t.Errorf("names %v, want %v", names(got), want)
 		}
 	})
+	t.Run("groupByNode merges the other dimensions", func(t *testing.T) {
+		got := render(t, "groupByNode(rumd.page_country.*.{DE,US}.lcp.p75, 2, 'merge')", 60)
+		want := []string{"/", "/blog/:id.html", "/questions/:id", "/search"}
+		if strings.Join(names(got), "|") != strings.Join(want, "|") {
+			t.Errorf("names %v, want %v", names(got), want)
+		}
+		if n := e.checkSeries(t, "groupByNode", got, 60); n < 12 {
+			t.Errorf("only %d points", n)
+		}
+		cnt := render(t, "groupByNodes(rumd.page_country.*.*.ttfb.count, 'sum', 3, 4)", 60)
+		if strings.Join(names(cnt), "|") != "BR.ttfb|DE.ttfb|US.ttfb|XX.ttfb" {
+			t.Errorf("groupByNodes names %v", names(cnt))
+		}
+		e.checkSeries(t, "groupByNodes", cnt, 60)
+	})
+	t.Run("groupByTags", func(t *testing.T) {
+		got := render(t, "groupByTags(seriesByTag('name=lcp','stat=p75','country=DE'), 'merge', 'device')", 60)
+		want := []string{"lcp;device=desktop;stat=p75", "lcp;device=mobile;stat=p75", "lcp;device=tablet;stat=p75"}
+		if strings.Join(names(got), "|") != strings.Join(want, "|") {
+			t.Errorf("names %v, want %v", names(got), want)
+		}
+		if got[0].Tags["country"] != "DE" {
+			t.Errorf("filter tag missing: %v", got[0].Tags)
+		}
+		if n := e.checkSeries(t, "groupByTags", got, 60); n < 9 {
+			t.Errorf("only %d points", n)
+		}
+	})
 	t.Run("aliasByTags on a real view", func(t *testing.T) {
 		got := render(t, "aliasByTags(rumd.country_device.DE.*.ttfb.p75, 'device', 'country')", 60)
 		want := []string{"desktop.DE", "mobile.DE", "tablet.DE"}
@@ -279,7 +307,10 @@ func TestRenderErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, target, reason, mention string
 	}{
-		{"unknown function names the supported ones", "movingAverage(rumd.total.ttfb.p95, 5)", "unknown_function", "aliasSub, constantLine, highestMax, limit, mergeSeries, seriesByTag, sortByMaxima, sumSeries, timeShift"},
+		{"unknown function names the supported ones", "movingAverage(rumd.total.ttfb.p95, 5)", "unknown_function", "aliasSub, constantLine, groupByNode, groupByNodes, groupByTags, highestMax, limit, mergeSeries, seriesByTag, sortByMaxima, sumSeries, timeShift"},
+		{"averaging percentiles", "groupByNode(rumd.page_country.*.*.lcp.p75, 2, 'average')", "bad_argument", "never averages percentiles"},
+		{"summing percentiles by group", "groupByNode(rumd.page_country.*.*.lcp.p75, 2, 'sum')", "not_summable", "use 'merge'"},
+		{"grouping a computed list", "groupByNode(alias(rumd.page.*.lcp.p75, 'x'), 2)", "bad_argument", "path or seriesByTag"},
 		{"sumSeries of percentiles", "sumSeries(rumd.country.*.ttfb.p95)", "not_summable", "percentiles cannot be added"},
 		{"bad statistic", "rumd.total.ttfb.p101", "bad_path", "p101"},
 		{"wrong prefix", "carbon.agents.x", "bad_path", "rumd"},
@@ -422,7 +453,7 @@ func TestFunctionsAndVersion(t *testing.T) {
 		}
 		got = append(got, k)
 	}
-	want := "alias,aliasByNode,aliasByTags,aliasSub,constantLine,highestMax,limit,mergeSeries,seriesByTag,sortByMaxima,sumSeries,timeShift"
+	want := "alias,aliasByNode,aliasByTags,aliasSub,constantLine,groupByNode,groupByNodes,groupByTags,highestMax,limit,mergeSeries,seriesByTag,sortByMaxima,sumSeries,timeShift"
 	if strings.Join(sorted(got), ",") != want {
 		t.Errorf("/functions lists %v, want %s", sorted(got), want)
 	}
