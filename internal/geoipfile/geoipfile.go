@@ -74,7 +74,7 @@ func Write(path string, layout Layout, nets []Network) error {
 		if err != nil {
 			return fmt.Errorf("write geoip file %s: network %q: %w", path, n.CIDR, err)
 		}
-		if err := tree.Insert(ipnet, record(layout, n.Country)); err != nil {
+		if err := tree.Insert(ipnet, record(layout, n)); err != nil {
 			return fmt.Errorf("write geoip file %s: insert %s: %w", path, n.CIDR, err)
 		}
 	}
@@ -97,11 +97,12 @@ func Write(path string, layout Layout, nets []Network) error {
 	return nil
 }
 
-// record builds the data record for one country. The extra fields around the country code
+// record builds the data record for one network. The extra fields around the country code
 // are there so that readers are exercised on records shaped like the real ones, where the
-// code is one key among many.
-func record(layout Layout, country string) mmdbtype.DataType {
-	cc := mmdbtype.String(country)
+// code is one key among many. City records name the network, so that, as in real City
+// databases, each network has a record of its own.
+func record(layout Layout, n Network) mmdbtype.DataType {
+	cc := mmdbtype.String(n.Country)
 	switch layout {
 	case IPLocationDB:
 		return mmdbtype.Map{"country_code": cc}
@@ -109,7 +110,7 @@ func record(layout Layout, country string) mmdbtype.DataType {
 		return mmdbtype.Map{
 			"city": mmdbtype.Map{
 				"geoname_id": mmdbtype.Uint32(2950159),
-				"names":      mmdbtype.Map{"en": mmdbtype.String("Synthetic City " + country)},
+				"names":      mmdbtype.Map{"en": mmdbtype.String("Synthetic City of " + n.CIDR)},
 			},
 			"continent": mmdbtype.Map{"code": mmdbtype.String("EU")},
 			"location": mmdbtype.Map{
