@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"rumd/internal/series"
 )
 
 // weighted is a value sent w times.
@@ -228,9 +230,9 @@ func (c *apiClient) waitVisible(ctx context.Context, from, to int64, want int64,
 	}
 }
 
-// CheckAccuracy compares, per metric and for a sample of groups, the quantiles rumd answers
+// checkAccuracy compares, per metric and for a sample of groups, the quantiles rumd answers
 // over [from, to] with the exact quantiles of the values pool's accepted sends carried.
-func CheckAccuracy(ctx context.Context, c *apiClient, pool *Pool, accepted []uint32, from, to int64, opts *Options) (*Accuracy, error) {
+func checkAccuracy(ctx context.Context, c *apiClient, pool *Pool, accepted []uint32, from, to int64, opts *Options) (*Accuracy, error) {
 	qs := make([]string, len(opts.Quantiles))
 	for i, q := range opts.Quantiles {
 		qs[i] = strconv.FormatFloat(q, 'g', -1, 64)
@@ -238,8 +240,8 @@ func CheckAccuracy(ctx context.Context, c *apiClient, pool *Pool, accepted []uin
 	acc := &Accuracy{}
 	perQ := make([]*Comparison, len(qs))
 	for _, sel := range selections(pool, accepted, opts.MaxGroups) {
-		for m := 0; m < NumMetrics; m++ {
-			metric := MetricNames[m]
+		for m := range series.NumPageMetrics {
+			metric := series.Metric(m).String()
 			// Our side: the values of accepted sends, by group.
 			mine := map[string][]weighted{}
 			for i := range pool.Items {

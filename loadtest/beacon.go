@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+
+	"rumd/internal/series"
 )
 
 // The navigation timing marks in wire order (DESIGN §2).
@@ -31,29 +33,6 @@ var markNames = [numMarks]string{
 	"connectStart", "secureConnectionStart", "connectEnd", "requestStart", "responseStart",
 	"responseEnd", "domInteractive", "domContentLoadedEventEnd", "loadEventEnd",
 	"activationStart",
-}
-
-// The page metrics of DESIGN §4, in rumd's series order.
-const (
-	DNS = iota
-	Connect
-	TLS
-	TTFB
-	Download
-	DOMInteractive
-	DCL
-	Load
-	FCP
-	LCP
-	INP
-	CLS
-	NumMetrics
-)
-
-// MetricNames are the API names of the page metrics, indexed by the constants above.
-var MetricNames = [NumMetrics]string{
-	"dns", "connect", "tls", "ttfb", "download", "dom_interactive", "dcl", "load",
-	"fcp", "lcp", "inp", "cls",
 }
 
 // Beacon is one beacon-v1 as the generator builds it, before encoding.
@@ -146,27 +125,28 @@ func clampMin(v, lo float64) float64 {
 	return v
 }
 
-// Values returns the page metrics rumd derives from b (DESIGN §2) and which are present.
-func (b *Beacon) Values() (vals [NumMetrics]float64, has uint16) {
+// Values returns the page metrics rumd derives from b (DESIGN §2), indexed by
+// series.Metric, and which are present.
+func (b *Beacon) Values() (vals [series.NumPageMetrics]float64, has uint16) {
 	m := &b.Marks
-	set := func(i int, v float64) { vals[i] = v; has |= 1 << i }
+	set := func(i series.Metric, v float64) { vals[i] = v; has |= 1 << i }
 	act := m[mActivationStart]
-	set(DNS, m[mDomainLookupEnd]-m[mDomainLookupStart])
-	set(Connect, m[mConnectEnd]-m[mConnectStart])
+	set(series.DNS, m[mDomainLookupEnd]-m[mDomainLookupStart])
+	set(series.Connect, m[mConnectEnd]-m[mConnectStart])
 	if m[mSecureConnectionStart] != 0 {
-		set(TLS, m[mConnectEnd]-m[mSecureConnectionStart])
+		set(series.TLS, m[mConnectEnd]-m[mSecureConnectionStart])
 	}
-	set(TTFB, m[mResponseStart]-act)
-	set(Download, m[mResponseEnd]-m[mResponseStart])
-	set(DOMInteractive, m[mDomInteractive]-act)
-	set(DCL, m[mDCLEnd]-act)
-	set(Load, m[mLoadEventEnd]-act)
-	set(FCP, b.FCP)
-	set(LCP, b.LCP)
+	set(series.TTFB, m[mResponseStart]-act)
+	set(series.Download, m[mResponseEnd]-m[mResponseStart])
+	set(series.DOMInteractive, m[mDomInteractive]-act)
+	set(series.DCL, m[mDCLEnd]-act)
+	set(series.Load, m[mLoadEventEnd]-act)
+	set(series.FCP, b.FCP)
+	set(series.LCP, b.LCP)
 	if b.HasINP {
-		set(INP, b.INP)
+		set(series.INP, b.INP)
 	}
-	set(CLS, b.CLS)
+	set(series.CLS, b.CLS)
 	return vals, has
 }
 

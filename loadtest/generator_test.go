@@ -71,11 +71,11 @@ func TestPoolAgainstServer(t *testing.T) {
 			}
 			var rec series.Record
 			beacon.Derive(b, &rec)
-			for m := 0; m < NumMetrics; m++ {
+			for m := range series.NumPageMetrics {
 				gotHas, wantHas := rec.Has&(1<<m) != 0, it.Has&(1<<m) != 0
 				if gotHas != wantHas || rec.Values[m] != it.Values[m] {
 					t.Errorf("item %d %s: rumd derives %v (%v), load tool expects %v (%v)",
-						i, MetricNames[m], rec.Values[m], gotHas, it.Values[m], wantHas)
+						i, series.Metric(m), rec.Values[m], gotHas, it.Values[m], wantHas)
 				}
 			}
 			if rec.Labels[series.Nav] != it.Nav || rec.Labels[series.Variant] != it.Variant {
@@ -170,12 +170,12 @@ func TestBadShareAndReasons(t *testing.T) {
 // tail of raw URLs, and the country and device mix by weight.
 func TestPopulationShape(t *testing.T) {
 	pool := mustPool(t, 20000, 0, time.Now())
-	vals := make([][]float64, NumMetrics)
+	vals := make([][]float64, series.NumPageMetrics)
 	urls := map[string]int{}
 	countries := map[string]int{}
 	devices := map[string]int{}
 	for _, it := range pool.Items {
-		for m := 0; m < NumMetrics; m++ {
+		for m := range series.NumPageMetrics {
 			if it.Has&(1<<m) != 0 {
 				vals[m] = append(vals[m], it.Values[m])
 			}
@@ -188,28 +188,28 @@ func TestPopulationShape(t *testing.T) {
 		countries[it.Country]++
 		devices[it.Device]++
 	}
-	median := func(m int) float64 {
+	median := func(m series.Metric) float64 {
 		xs := slices.Clone(vals[m])
 		sort.Float64s(xs)
 		return xs[len(xs)/2]
 	}
 	for _, tc := range []struct {
-		m      int
+		m      series.Metric
 		lo, hi float64
 	}{
-		{TTFB, 200, 450}, {LCP, 1300, 2600}, {FCP, 800, 1800}, {DNS, 8, 40},
-		{INP, 100, 350}, {CLS, 0.02, 0.1}, {Load, 1000, 3500},
+		{series.TTFB, 200, 450}, {series.LCP, 1300, 2600}, {series.FCP, 800, 1800}, {series.DNS, 8, 40},
+		{series.INP, 100, 350}, {series.CLS, 0.02, 0.1}, {series.Load, 1000, 3500},
 	} {
 		if med := median(tc.m); med < tc.lo || med > tc.hi {
-			t.Errorf("median %s = %g, want in [%g, %g]", MetricNames[tc.m], med, tc.lo, tc.hi)
+			t.Errorf("median %s = %g, want in [%g, %g]", tc.m, med, tc.lo, tc.hi)
 		}
 	}
-	xs := slices.Clone(vals[LCP])
+	xs := slices.Clone(vals[series.LCP])
 	sort.Float64s(xs)
 	if p99, p50 := xs[len(xs)*99/100], xs[len(xs)/2]; p99 < 3*p50 {
 		t.Errorf("lcp p99 %g is not a heavy tail over p50 %g", p99, p50)
 	}
-	if n := len(vals[INP]); n < 12000 || n > 16000 {
+	if n := len(vals[series.INP]); n < 12000 || n > 16000 {
 		t.Errorf("%d of 20000 beacons have INP, want about 70%%", n)
 	}
 	// Zipf: the hottest URL is seen far more often than the median one, and most URLs are

@@ -76,7 +76,7 @@ func Run(ctx context.Context, opts Options, progress io.Writer) (*Report, error)
 					"rumd counts %d ttfb values in the run's range after %s, the run had %d accepted (other traffic, or lost beacons)",
 					seen, waited.Round(time.Millisecond), res.Accepted))
 			}
-			acc, err := CheckAccuracy(ctx, api, pool, res.accepted, from, to, &opts)
+			acc, err := checkAccuracy(ctx, api, pool, res.accepted, from, to, &opts)
 			if err != nil {
 				return nil, fmt.Errorf("accuracy check: %w", err)
 			}

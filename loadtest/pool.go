@@ -3,6 +3,8 @@ package loadtest
 import (
 	"fmt"
 	"time"
+
+	"rumd/internal/series"
 )
 
 // Item is one pre-encoded beacon: what goes on the wire and what rumd should make of it.
@@ -15,7 +17,7 @@ type Item struct {
 
 	// Labels and values rumd should record for a good beacon.
 	Page, Country, Device, Nav, Variant string
-	Values                              [NumMetrics]float64
+	Values                              [series.NumPageMetrics]float64 // by series.Metric
 	Has                                 uint16
 }
 

@@ -163,12 +163,12 @@ func (c *miniCollector) ingest(ctx *fiber.Ctx) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.accepted++
-	for m := 0; m < NumMetrics; m++ {
+	for m := range series.NumPageMetrics {
 		if rec.Has&(1<<m) == 0 {
 			continue
 		}
 		for d, v := range labels {
-			k := MetricNames[m] + "|" + d + "|" + v
+			k := series.Metric(m).String() + "|" + d + "|" + v
 			s := c.sketches[k]
 			if s == nil {
 				s = sketch.New()
@@ -303,7 +303,7 @@ func TestCheckAccuracySelections(t *testing.T) {
 	}
 	o := testOptions()
 	api := &apiClient{base: srv.URL, http: srv.Client()}
-	a, err := CheckAccuracy(context.Background(), api, pool, acc, 0, math.MaxInt32, &o)
+	a, err := checkAccuracy(context.Background(), api, pool, acc, 0, math.MaxInt32, &o)
 	if err != nil {
 		t.Fatal(err)
 	}

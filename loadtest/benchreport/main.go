@@ -281,9 +281,9 @@ func printTable(w io.Writer, benches []bench, load *loadResult) {
 	cpu := cpuModel()
 	fmt.Fprintf(w, "\nrumd performance summary: %d CPUs %s, %s %s/%s\n\n", runtime.NumCPU(), cpu, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	if len(benches) > 0 {
-		fmt.Fprintf(w, "%-58s %12s %10s %10s\n", "micro-benchmark (median of runs)", "ns/op", "B/op", "allocs/op")
+		fmt.Fprintf(w, "%-64s %12s %10s %10s\n", "micro-benchmark (median of runs)", "ns/op", "B/op", "allocs/op")
 		for _, b := range benches {
-			fmt.Fprintf(w, "%-58s %12.1f %10.0f %10.0f\n", trim(b.pkg+" "+b.name, 58), b.ns, b.bytes, b.allocs)
+			fmt.Fprintf(w, "%-64s %12.1f %10.0f %10.0f\n", trim(b.pkg+" "+b.name, 64), b.ns, b.bytes, b.allocs)
 		}
 		fmt.Fprintln(w)
 	}
