@@ -324,6 +324,12 @@ func TestBFCacheRestoreSendsItsOwnBeacon(t *testing.T) {
 	if second.Vitals["fcp"] <= 0 {
 		t.Errorf("restore beacon vitals %v: want its own fcp", second.Vitals)
 	}
+	// The restore's marks all sit at the restore time, after the first page view was sent.
+	nt := numbers(second.NT)
+	if at := nt["activationStart"]; at <= first.Now || nt["responseStart"] != at || nt["loadEventEnd"] != at || at > second.Now {
+		t.Errorf("restore beacon nt %v: want every mark at one restore time after %v", second.NT, first.Now)
+	}
+	rumd.waitSeries(t, "ttfb", "nav", map[string]int{"navigate": 1, "bfcache": 1})
 }
 
 // TestTestPageProbes opens /test with two probe hosts, one without Timing-Allow-Origin, and

@@ -73,9 +73,12 @@ export const navigation = () => {
 // View is one page view: the load of the document, or a restore from the back-forward cache.
 // It collects the vitals web-vitals reports for it and sends exactly one beacon.
 export class View {
-  constructor(endpoint, bfcache) {
+  // restored is the time of a restore from the back-forward cache (pageshow's timeStamp), or
+  // undefined for the document's own load.
+  constructor(endpoint, restored) {
     this.endpoint = endpoint;
-    this.bfcache = !!bfcache;
+    this.restored = restored;
+    this.bfcache = restored != null;
     this.id = token(16);
     this.vitals = {};
     this.sent = null;
@@ -88,11 +91,17 @@ export class View {
     b.sent = Date.now();
     b.origin = origin();
     b.now = ms(now());
-    const n = navigation();
     if (this.bfcache) {
-      // A restore has no new navigation: only its own vitals describe it.
+      // A restore fetches nothing: its marks all sit at the restore, which stands in for
+      // activationStart as a prerender's activation does, so the network timings derived
+      // from them are 0 and the vitals (which web-vitals measures from the restore) agree.
       b.nav = 'bfcache';
+      const t = ms(this.restored) || 0.1;
+      const nt = { activationStart: t, transferSize: 0 };
+      for (const k of ['fetchStart', 'responseStart', 'responseEnd', 'domInteractive', 'domContentLoadedEventEnd', 'loadEventEnd']) nt[k] = t;
+      b.nt = nt;
     } else {
+      const n = navigation();
       b.nav = n.nav || 'navigate';
       if (n.nt) b.nt = n.nt;
       if (n.nt1) b.nt1 = n.nt1;
@@ -146,7 +155,7 @@ const VITALS = { FCP: 'fcp', LCP: 'lcp', CLS: 'cls', INP: 'inp' };
 // the restore. onView is called with each new View (the first one included), onChange after
 // every vitals update.
 export const track = (endpoint, onView, onChange) => {
-  let view = new View(endpoint, false);
+  let view = new View(endpoint);
   const report = guard((m) => {
     // Vitals of the document's load never leak into a restore's view, nor the reverse.
     if ((m.navigationType === 'back-forward-cache') !== view.bfcache || m.value < 0) return;
@@ -160,7 +169,7 @@ export const track = (endpoint, onView, onChange) => {
   onINP(report, o);
   W.addEventListener('pageshow', guard((e) => {
     if (e.persisted) {
-      view = new View(endpoint, true);
+      view = new View(endpoint, e.timeStamp);
       onView(view);
     }
   }), true);
