@@ -4,15 +4,19 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
+	"unsafe"
 )
 
-// Decode uses a hand-written decoder for the fixed v1 schema rather than reflection: it is
-// several times faster than goccy/go-json and allocates once per body instead of once per
-// string field (decode_bench_test.go has the numbers). It copies the body into one string
-// and slices every string field out of it, so a Beacon never points into the caller's
-// buffer, which fasthttp reuses. It is strict where encoding/json is lenient: invalid UTF-8,
-// control characters in strings, nesting deeper than maxDepth and trailing data are errors.
+// Decode uses a hand-written decoder for the fixed v1 schema rather than reflection: it is as
+// fast as goccy/go-json and allocates once per beacon instead of once per string field
+// (decode_bench_test.go has the numbers). It reads the caller's body in place through an
+// unsafe string view that never outlives the call: the string fields a beacon keeps are
+// gathered in a scratch buffer and copied into one string per beacon, which they slice, so
+// a Beacon never points into the body buffer (fasthttp reuses it). It is strict where
+// encoding/json is lenient: invalid UTF-8, control characters in strings, nesting deeper
+// than maxDepth and trailing data are errors.
 
 // maxDepth bounds the nesting of a body. The schema needs 4 (array, beacon, probes, probe);
 // unknown members may nest a little for forward compatibility.
@@ -64,7 +68,9 @@ func IsBatch(body []byte) bool {
 // skipped. errs is nil when every beacon decoded.
 func Decode(body []byte, dst []Beacon) (beacons []Beacon, errs []error, err error) {
 	dst = dst[:0]
-	d := decoder{s: string(body), index: -1}
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	d := decoder{s: unsafe.String(unsafe.SliceData(body), len(body)), index: -1, sc: sc}
 	d.ws()
 	if d.i == len(d.s) {
 		return dst, nil, &Error{Index: -1, Msg: "empty body"}
@@ -77,6 +83,7 @@ func Decode(body []byte, dst []Beacon) (beacons []Beacon, errs []error, err erro
 			d.end()
 		}
 		if d.err != nil {
+			dst[0].Reset() // it may hold views of the body
 			return dst[:0], nil, d.err
 		}
 		if d.serr != nil {
@@ -101,6 +108,7 @@ func Decode(body []byte, dst []Beacon) (beacons []Beacon, errs []error, err erro
 			d.skip()
 		}
 		if d.err != nil {
+			dst[d.index].Reset() // it may hold views of the body
 			break
 		}
 		switch {
@@ -144,6 +152,105 @@ type decoder struct {
 	ctxI  int    // element index within ctx, -1 if none
 	err   *Error // syntax error: the body is unusable
 	serr  *Error // first schema error of the current beacon
+
+	sc *scratch
+}
+
+// scratch holds the string fields of the beacon being decoded: their bytes in arena, the
+// fields they go to in fix. It is pooled so that decoding does not allocate for it.
+type scratch struct {
+	arena []byte
+	fix   []fixup
+}
+
+var scratchPool = sync.Pool{New: func() any {
+	return &scratch{arena: make([]byte, 0, 512), fix: make([]fixup, 0, 16)}
+}}
+
+// A fixup places a string kept in the decoder's arena into a field of the current beacon.
+type fixup struct {
+	field  field
+	probe  uint8
+	off, n int32
+}
+
+// field names a string field of a beacon.
+type field uint8
+
+const (
+	fID field = iota
+	fURL
+	fNav
+	fConn
+	fVariant
+	fNTHop
+	fNT1Hop
+	fProbeName // the probe fields come last
+	fProbeURL
+	fProbeHop
+)
+
+// keep reads member key as a string and keeps it for field f of the current beacon.
+func (d *decoder) keep(key string, f field, probe int) {
+	v, ok := d.string(key)
+	if !ok {
+		return
+	}
+	d.sc.fix = append(d.sc.fix, fixup{field: f, probe: uint8(probe), off: int32(len(d.sc.arena)), n: int32(len(v))})
+	d.sc.arena = append(d.sc.arena, v...)
+}
+
+// drop forgets the kept strings of fields lo to hi, when a repeated member replaces them.
+func (d *decoder) drop(lo, hi field) {
+	n := 0
+	for _, x := range d.sc.fix {
+		if x.field < lo || x.field > hi {
+			d.sc.fix[n] = x
+			n++
+		}
+	}
+	d.sc.fix = d.sc.fix[:n]
+}
+
+// settle copies the kept strings into one string and points b's fields into it.
+func (d *decoder) settle(b *Beacon) {
+	if len(d.sc.fix) == 0 {
+		return
+	}
+	all := string(d.sc.arena)
+	for _, x := range d.sc.fix {
+		v := all[x.off : x.off+x.n]
+		switch x.field {
+		case fID:
+			b.ID = v
+		case fURL:
+			b.URL = v
+		case fNav:
+			b.Nav = v
+		case fConn:
+			b.Conn = v
+		case fVariant:
+			b.Variant = v
+		case fNTHop:
+			b.NT.NextHopProtocol = v
+		case fNT1Hop:
+			b.NT1.NextHopProtocol = v
+		default:
+			if int(x.probe) >= len(b.Probes) {
+				continue
+			}
+			p := &b.Probes[x.probe]
+			switch x.field {
+			case fProbeName:
+				p.Name = v
+			case fProbeURL:
+				p.URL = v
+			case fProbeHop:
+				p.NextHopProtocol = v
+			}
+		}
+	}
+	d.sc.arena, d.sc.fix = d.sc.arena[:0], d.sc.fix[:0]
 }
 
 func (d *decoder) syntax(msg string) {
@@ -157,7 +264,7 @@ func (d *decoder) schema(key, msg string) {
 	if d.serr != nil {
 		return
 	}
-	path := key
+	path := strings.Clone(key) // key may be a view of the body
 	if d.ctx != "" {
 		path = d.ctx
 		if d.ctxI >= 0 {
@@ -664,6 +771,7 @@ func (d *decoder) beacon(b *Beacon) {
 	}
 	d.i++
 	d.ctx, d.ctxI = "", -1
+	d.sc.arena, d.sc.fix = d.sc.arena[:0], d.sc.fix[:0]
 	seen := 0
 	first := true
 	for {
@@ -681,9 +789,9 @@ func (d *decoder) beacon(b *Beacon) {
 				}
 			}
 		case "id":
-			b.ID, _ = d.string(key)
+			d.keep(key, fID, 0)
 		case "url":
-			b.URL, _ = d.string(key)
+			d.keep(key, fURL, 0)
 		case "sent":
 			if b.Sent, ok = d.number(key); ok {
 				seen |= seenSent
@@ -697,11 +805,11 @@ func (d *decoder) beacon(b *Beacon) {
 				seen |= seenNow
 			}
 		case "nav":
-			b.Nav, _ = d.string(key)
+			d.keep(key, fNav, 0)
 		case "conn":
-			b.Conn, _ = d.string(key)
+			d.keep(key, fConn, 0)
 		case "variant":
-			b.Variant, _ = d.string(key)
+			d.keep(key, fVariant, 0)
 		case "webdriver":
 			b.Webdriver = d.boolean(key)
 		case "nt":
@@ -720,6 +828,7 @@ func (d *decoder) beacon(b *Beacon) {
 		}
 	}
 	d.leave()
+	d.settle(b)
 	b.HasOrigin = seen&seenOrigin != 0
 	if d.serr == nil {
 		d.check(b, seen)
@@ -858,6 +967,11 @@ func (d *decoder) timing(t *Timing, key string, level1 bool) bool {
 		return false
 	}
 	*t = Timing{}
+	hop := fNTHop
+	if level1 {
+		hop = fNT1Hop
+	}
+	d.drop(hop, hop) // a repeated nt replaces the earlier one
 	d.ctx = key
 	first := true
 	for {
@@ -872,7 +986,7 @@ func (d *decoder) timing(t *Timing, key string, level1 bool) bool {
 			case "transferSize":
 				t.TransferSize, _ = d.number(k)
 			case "nextHopProtocol":
-				t.NextHopProtocol, _ = d.string(k)
+				d.keep(k, hop, 0)
 			default:
 				d.skip()
 			}
@@ -954,6 +1068,7 @@ func probeMarkOf(key string) (ProbeMark, bool) {
 
 func (d *decoder) probes(b *Beacon) {
 	b.Probes = b.Probes[:0]
+	d.drop(fProbeName, fProbeHop)
 	switch d.s[d.i] {
 	case '[':
 	case 'n':
@@ -986,7 +1101,7 @@ func (d *decoder) probes(b *Beacon) {
 			} else {
 				b.Probes = append(b.Probes, Probe{})
 			}
-			d.probe(&b.Probes[n])
+			d.probe(&b.Probes[n], n)
 		}
 		if d.err != nil {
 			return
@@ -996,7 +1111,7 @@ func (d *decoder) probes(b *Beacon) {
 	d.ctx, d.ctxI = "", -1
 }
 
-func (d *decoder) probe(p *Probe) {
+func (d *decoder) probe(p *Probe, idx int) {
 	if !d.enter() {
 		return
 	}
@@ -1012,13 +1127,13 @@ func (d *decoder) probe(p *Probe) {
 		} else {
 			switch k {
 			case "name":
-				p.Name, _ = d.string(k)
+				d.keep(k, fProbeName, idx)
 			case "url":
-				p.URL, _ = d.string(k)
+				d.keep(k, fProbeURL, idx)
 			case "transferSize":
 				p.TransferSize, p.HasTransferSize = d.number(k)
 			case "nextHopProtocol":
-				p.NextHopProtocol, _ = d.string(k)
+				d.keep(k, fProbeHop, idx)
 			default:
 				d.skip()
 			}

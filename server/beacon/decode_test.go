@@ -309,3 +309,67 @@ func TestNumbers(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeDoesNotAliasBody overwrites the body after decoding, as fasthttp does when it
+// reuses its buffer, and checks that nothing decoded changed.
+func TestDecodeDoesNotAliasBody(t *testing.T) {
+	for _, name := range []string{"beacon.json", "batch_mixed.json", "level1.json"} {
+		t.Run(name, func(t *testing.T) {
+			body := mustRead(t, name)
+			bs, errs, err := Decode(body, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			snap := func() string {
+				var sb strings.Builder
+				for i := range bs {
+					b := &bs[i]
+					sb.WriteString(strings.Join([]string{b.ID, b.URL, b.Nav, b.Conn, b.Variant,
+						b.NT.NextHopProtocol, b.NT1.NextHopProtocol}, "|"))
+					for _, p := range b.Probes {
+						sb.WriteString(p.Name + "|" + p.URL + "|" + p.NextHopProtocol)
+					}
+				}
+				for _, e := range errs {
+					if e != nil {
+						sb.WriteString(e.Error())
+					}
+				}
+				return sb.String()
+			}
+			before := snap()
+			for i := range body {
+				body[i] = 'X'
+			}
+			if after := snap(); after != before {
+				t.Errorf("decoded strings changed with the body:\n%s\n%s", before, after)
+			}
+			if !strings.Contains(before, "https://") && name == "beacon.json" {
+				t.Errorf("snapshot %q misses the URL", before)
+			}
+		})
+	}
+	t.Run("error path", func(t *testing.T) {
+		body := []byte(`{"v":1,"id":"abcdefgh","url":"/","sent":1,"origin":1,"now":1,"nt":{"zzz":1,"responseStart":"x"}}`)
+		_, _, err := Decode(body, nil)
+		if err == nil {
+			t.Fatal("no error")
+		}
+		before := err.Error()
+		for i := range body {
+			body[i] = 'X'
+		}
+		if err.Error() != before || !strings.Contains(before, "nt.responseStart") {
+			t.Errorf("error %q changed to %q", before, err.Error())
+		}
+	})
+	t.Run("repeated members", func(t *testing.T) {
+		b := mustDecodeOne(t, []byte(`{"v":1,"id":"abcdefgh","url":"/","sent":1,"origin":1,"now":1,
+			"nt":{"responseStart":1,"nextHopProtocol":"h2"},"nt":{"responseStart":2},
+			"probes":[{"name":"a","url":"/a"},{"name":"b"}],"probes":[{"name":"c"}]}`))
+		if b.NT.NextHopProtocol != "" || b.NT.Marks[ResponseStart] != 2 || len(b.Probes) != 1 ||
+			b.Probes[0].Name != "c" || b.Probes[0].URL != "" {
+			t.Errorf("repeated members: %+v", *b)
+		}
+	})
+}
