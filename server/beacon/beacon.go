@@ -18,12 +18,14 @@
 //     download, probe durations)
 //  8. future_mark   a mark (or fcp, lcp) later than the client's performance.now() at send
 //  9. non_monotonic marks out of their spec order, absent (0) marks skipped
-//  10. concealed    responseStart == 0: the browser hid the document's timing
+//  10. concealed    responseStart absent (0): the browser hid the document's timing, as
+//     after a cross-origin redirect (web-vitals#275)
 //  11. out_of_range a derived timing above MaxTiming, or CLS above MaxCLS
 //
 // The clock checks come before the mark checks because a stepped or skewed clock explains
 // the mark errors it causes; the ceilings come last so that a mark a day in the future is
-// reported as future_mark, not as a long download.
+// reported as future_mark, not as a long download. A beacon that has both nt and nt1 is
+// judged on nt alone.
 package beacon
 
 // Mark indexes the navigation marks of a beacon's nt (Level 2) and nt1 (Level 1) objects, in

@@ -66,7 +66,16 @@ func TestValidate(t *testing.T) {
 			[]func(*Beacon){func(b *Beacon) { b.Now += hour; b.Sent += hour + 3000 }}, OK, ""},
 		{"page open for 1 h, 6 s jump", "beacon.json",
 			[]func(*Beacon){func(b *Beacon) { b.Now += hour; b.Sent += hour + 6000 }}, ClockJump, ""},
+		// web-vitals#137: Firefox reported every mark up to responseEnd negative.
 		{"Firefox negative TTFB", "beacon.json",
+			[]func(*Beacon){set(RedirectStart, 0.5), set(RedirectEnd, 1.0), func(b *Beacon) {
+				for m := RedirectStart; m <= ResponseEnd; m++ {
+					if b.NT.Marks[m] != 0 {
+						b.NT.Marks[m] -= 4000
+					}
+				}
+			}}, Negative, "nt.redirectStart -3999.5"},
+		{"negative responseStart only", "beacon.json",
 			[]func(*Beacon){set(ResponseStart, -15.3)}, Negative, "nt.responseStart -15.3"},
 		{"boomerang: requestStart before navigation start", "beacon.json",
 			[]func(*Beacon){set(RequestStart, -30)}, Negative, "requestStart"},
@@ -77,6 +86,7 @@ func TestValidate(t *testing.T) {
 			[]func(*Beacon){func(b *Beacon) { b.Now = -1; b.Origin += 5121.7 }}, Negative, "now"},
 		{"negative probe duration", "beacon.json",
 			[]func(*Beacon){probe(PConnectEnd, 1529)}, Negative, "probe_connect"},
+		// web-vitals#162: responseStart larger than performance.now().
 		{"TTFB beyond performance.now()", "beacon.json",
 			[]func(*Beacon){set(ResponseStart, 9120.7), set(ResponseEnd, 9200)}, FutureMark, "responseStart 9120.7 > now 5120.7"},
 		{"boomerang: marks a day in the future", "beacon.json",
@@ -94,6 +104,7 @@ func TestValidate(t *testing.T) {
 			[]func(*Beacon){set(LoadEventEnd, 620)}, NonMonotonic, "loadEventEnd"},
 		{"probe marks out of order", "beacon.json",
 			[]func(*Beacon){probe(PRequestStart, 1641)}, NonMonotonic, "probes[0].responseStart"},
+		// web-vitals#275: responseStart 0 after a cross-origin redirect.
 		{"cross-origin redirect hides responseStart", "beacon.json",
 			[]func(*Beacon){set(ResponseStart, 0), set(RedirectStart, 0), set(RedirectEnd, 0)}, Concealed, ""},
 		{"load of 130 s", "beacon.json",
