@@ -17,6 +17,7 @@
 //  7. negative      a negative mark, vital, size or derived duration (dns, connect, tls,
 //     download, probe durations)
 //  8. future_mark   a mark (or fcp, lcp) later than the client's performance.now() at send
+//     (more than the snippet's 0.1 ms rounding)
 //  9. non_monotonic marks out of their spec order, absent (0) marks skipped
 //  10. concealed    responseStart absent (0): the browser hid the document's timing, as
 //     after a cross-origin redirect (web-vitals#275)

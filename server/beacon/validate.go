@@ -280,22 +280,27 @@ func checkNegative(b *Beacon) (Reason, string) {
 	return OK, ""
 }
 
+// roundSlack is how far a mark may exceed now without being in the future: the snippet
+// rounds now and the marks to 0.1 ms, but web-vitals values arrive unrounded.
+const roundSlack = 0.1
+
 // checkFuture rejects a mark later than performance.now() at send: the browser cannot have
 // seen it yet (TTFB beyond performance.now(), boomerang's marks a day ahead).
 func checkFuture(b *Beacon) (Reason, string) {
+	now := b.Now + roundSlack
 	for m, x := range b.NT.Marks {
-		if x > b.Now {
+		if x > now {
 			return FutureMark, fmt.Sprintf("nt.%s %.1f > now %.1f", Mark(m), x, b.Now)
 		}
 	}
 	for _, v := range [...]Vital{VitalFCP, VitalLCP} { // timestamps; inp and cls are not
-		if x, ok := b.Vitals.Get(v); ok && x > b.Now {
+		if x, ok := b.Vitals.Get(v); ok && x > now {
 			return FutureMark, fmt.Sprintf("vitals.%s %.1f > now %.1f", v, x, b.Now)
 		}
 	}
 	for i := range b.Probes {
 		for m, x := range b.Probes[i].Marks {
-			if x > b.Now {
+			if x > now {
 				return FutureMark, fmt.Sprintf("probes[%d].%s %.1f > now %.1f", i, ProbeMark(m), x, b.Now)
 			}
 		}
