@@ -31,14 +31,22 @@ var keepScreenshot = flag.String("screenshot", "", "also write the screenshot of
 // tests are about the beacon, not about the bot filter.
 const personUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 
-// mustBrowser starts headless Chromium with a fresh profile; it is stopped when the test ends.
+// mustBrowser starts headless Chromium with a fresh profile, passing for a person's browser;
+// it is stopped when the test ends.
 func mustBrowser(t *testing.T) context.Context {
+	t.Helper()
+	return mustBrowserAs(t, true)
+}
+
+// mustBrowserAs starts headless Chromium; person hides the automation from the page
+// (navigator.webdriver false, a desktop User-Agent).
+func mustBrowserAs(t *testing.T, person bool) context.Context {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
 		t.Fatalf("chromium not found (apt-get install chromium; make deps does): %v", err)
 	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.Flag("headless", true),
@@ -49,11 +57,12 @@ func mustBrowser(t *testing.T) context.Context {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
-		// Like a person's browser: navigator.webdriver false, no "Headless" in the UA.
-		chromedp.Flag("disable-blink-features", "AutomationControlled"),
-		chromedp.UserAgent(personUA),
 		chromedp.WindowSize(1280, 1000),
-	)
+	}
+	if person {
+		opts = append(opts, chromedp.Flag("disable-blink-features", "AutomationControlled"), chromedp.UserAgent(personUA))
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancel(); cancelAlloc() })
 	if err := chromedp.Do(ctx); err != nil {
@@ -151,11 +160,20 @@ func site(t *testing.T, rumdURL string) *httptest.Server {
 		return strings.ReplaceAll(string(b), "{{rumd}}", rumdURL)
 	}
 	pageHTML := read("page.html")
+	withPre := func(pre ...string) string {
+		all := read("record-errors.html")
+		for _, p := range pre {
+			all += read(p)
+		}
+		return strings.Replace(pageHTML, "{{pre}}", all, 1)
+	}
 	pages := map[string]string{
-		"/page":       strings.Replace(pageHTML, "{{pre}}", "", 1),
-		"/page-nt1":   strings.Replace(pageHTML, "{{pre}}", read("hide-nt2.html"), 1),
-		"/next":       "<!doctype html><title>next</title><h1>next page</h1>",
-		"/embed-host": read("embed-host.html"),
+		"/page":            withPre(),
+		"/page-nt1":        withPre("hide-nt2.html"),
+		"/page-nobeacon":   withPre("no-sendbeacon.html"),
+		"/page-sample-off": withPre("sample-zero.html"),
+		"/next":            "<!doctype html><title>next</title><h1>next page</h1>",
+		"/embed-host":      read("embed-host.html"),
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		html, ok := pages[r.URL.Path]
@@ -208,6 +226,7 @@ func TestSnippetSendsOneBeacon(t *testing.T) {
 	}{
 		{"navigation timing level 2", "/page", false},
 		{"level 1 fallback", "/page-nt1", true},
+		{"sendBeacon throws: fetch keepalive", "/page-nobeacon", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rumd := mustStartRumd(t, rumdConfig{SampleRate: 100, EmbedMaxSample: 100})
@@ -223,6 +242,10 @@ func TestSnippetSendsOneBeacon(t *testing.T) {
 			}
 			navigate(t, ctx, web.URL+"/next")
 			rumd.waitAccepted(t, 1)
+			errs, err := chromedp.Run(ctx, chromedp.Evaluate[string](`sessionStorage.getItem("errors")`))
+			if err != nil || errs != "" {
+				t.Errorf("errors reached the page: %q (%v)", errs, err)
+			}
 
 			got := rumd.beacons()
 			if len(got) != 1 {
@@ -427,16 +450,47 @@ func TestEmbedSendsOnce(t *testing.T) {
 	rumd.waitSeries(t, "ttfb", "", map[string]int{"": 1})
 }
 
-// TestEmbedSampleZero checks that ?sample=0 sends nothing.
-func TestEmbedSampleZero(t *testing.T) {
+// TestSampleZeroSendsNothing checks that a page's global config and the iframe's ?sample=
+// can turn reporting off.
+func TestSampleZeroSendsNothing(t *testing.T) {
 	rumd := mustStartRumd(t, rumdConfig{SampleRate: 100, EmbedMaxSample: 100})
+	web := site(t, rumd.Front)
 	ctx := mustBrowser(t)
+	navigate(t, ctx, web.URL+"/page-sample-off")
 	navigate(t, ctx, rumd.Front+"/test/embed?sample=0")
 	time.Sleep(time.Second)
 	navigate(t, ctx, "about:blank")
 	time.Sleep(time.Second)
-	if acc, rej := rumd.counters(t); acc != 0 || len(rej) != 0 {
-		t.Errorf("accepted %v, rejected %v: want nothing sent", acc, rej)
+	if acc, rej := rumd.counters(t); acc != 0 || len(rej) != 0 || len(rumd.beacons()) != 0 {
+		t.Errorf("accepted %v, rejected %v, posted %d: want nothing sent", acc, rej, len(rumd.beacons()))
+	}
+}
+
+// TestAutomatedBrowserIsABot runs Chromium as automation leaves it (navigator.webdriver true,
+// "HeadlessChrome" in its User-Agent): the snippet reports it as it is, and rumd counts the
+// beacon as a bot rather than as a visitor.
+func TestAutomatedBrowserIsABot(t *testing.T) {
+	rumd := mustStartRumd(t, rumdConfig{SampleRate: 100, EmbedMaxSample: 100})
+	web := site(t, rumd.Front)
+	ctx := mustBrowserAs(t, false)
+	navigate(t, ctx, web.URL+"/page")
+	navigate(t, ctx, web.URL+"/next")
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		acc, rej := rumd.counters(t)
+		if acc != 0 {
+			t.Fatalf("rumd accepted a beacon from an automated browser")
+		}
+		if rej["bot"] == 1 && len(rej) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rejected %v, want one bot", rej)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if b := rumd.beacons(); len(b) != 1 || !bytes.Contains(b[0], []byte(`"webdriver":true`)) {
+		t.Errorf("posted %q: want one beacon with webdriver true", b)
 	}
 }
 
