@@ -1,6 +1,9 @@
 package server
 
 import (
+	"crypto/subtle"
+	"strings"
+
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -39,10 +42,38 @@ func (p corsPolicy) apply(c *fiber.Ctx) bool {
 
 func (s *Server) preflight(c *fiber.Ctx) error {
 	if !s.cors.apply(c) {
+		s.m.refused.WithLabelValues("forbidden_origin").Inc()
 		return c.SendStatus(fiber.StatusForbidden)
 	}
 	c.Set(fiber.HeaderAccessControlAllowMethods, "POST, OPTIONS")
 	c.Set(fiber.HeaderAccessControlAllowHeaders, "Content-Type")
 	c.Set(fiber.HeaderAccessControlMaxAge, "86400")
 	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// authorize requires the bearer token, when one is configured, on everything that is not
+// public by nature: ingest, the snippet, the test pages and the health endpoints stay open
+// (and /metrics unless MetricsToken).
+func (s *Server) authorize(c *fiber.Ctx) error {
+	if s.opts.Token == "" || s.public(c.Path()) {
+		return c.Next()
+	}
+	auth := c.Get(fiber.HeaderAuthorization)
+	token, ok := strings.CutPrefix(auth, "Bearer ")
+	if ok && subtle.ConstantTimeCompare([]byte(token), []byte(s.opts.Token)) == 1 {
+		return c.Next()
+	}
+	s.m.refused.WithLabelValues("unauthorized").Inc()
+	c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="rumd"`)
+	return c.Status(fiber.StatusUnauthorized).JSON(apiError{Error: "this endpoint needs Authorization: Bearer <token>", Reason: "unauthorized"})
+}
+
+func (s *Server) public(path string) bool {
+	switch path {
+	case s.opts.IngestPath, "/rumd.js", "/test", "/test/", "/test/embed", "/healthz", "/readyz":
+		return true
+	case "/metrics":
+		return !s.opts.MetricsToken
+	}
+	return false
 }

@@ -24,9 +24,8 @@ var batchPool = sync.Pool{New: func() any { b := make([]beacon.Beacon, 0, 1); re
 // a count in rumd_beacons_rejected_total{reason}.
 func (s *Server) reject(c *fiber.Ctx, r beacon.Reason, detail string) error {
 	s.m.reject(r, 1)
-	switch r {
-	case beacon.Overloaded, beacon.RateLimited:
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(s.opts.RetryAfter.Round(time.Second)/time.Second)))
+	if (r == beacon.Overloaded || r == beacon.RateLimited) && len(c.Response().Header.Peek(fiber.HeaderRetryAfter)) == 0 {
+		c.Set(fiber.HeaderRetryAfter, retryAfter(s.opts.RetryAfter))
 	}
 	return c.Status(r.Status()).JSON(apiError{Error: detail, Reason: r.String()})
 }
@@ -45,6 +44,7 @@ type batchAnswer struct {
 
 // client is what the request itself says about the visitor, worked out once per request.
 type client struct {
+	addr    netip.Addr
 	bot     bool
 	country string
 	device  string
@@ -54,21 +54,32 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 	t0 := time.Now()
 	defer func() { s.m.ingestSeconds.Observe(time.Since(t0).Seconds()) }()
 	if !s.cors.apply(c) {
+		s.m.refused.WithLabelValues("forbidden_origin").Inc()
 		return c.Status(fiber.StatusForbidden).JSON(apiError{Error: "origin not allowed", Reason: "forbidden_origin"})
+	}
+	recv := s.deps.Now()
+	cl := s.client(c)
+	if ok, wait := s.lim.Allow(cl.addr, recv); !ok {
+		c.Set(fiber.HeaderRetryAfter, retryAfter(wait))
+		return s.reject(c, beacon.RateLimited, "too many beacons from this client; retry later")
 	}
 	if ct := c.Get(fiber.HeaderContentType); ct != "" && !acceptedType(ct) {
 		return s.reject(c, beacon.Malformed, "content type must be text/plain or application/json, got "+ct)
 	}
-	recv := s.deps.Now()
+	// Compressed bodies are refused rather than inflated: a small gzip bomb would otherwise
+	// expand far past the body limit.
+	if ce := c.Get(fiber.HeaderContentEncoding); ce != "" && !strings.EqualFold(ce, "identity") {
+		return s.reject(c, beacon.Malformed, "compressed bodies are not accepted (Content-Encoding: "+ce+")")
+	}
+	body := c.Request().Body() // raw: never decompressed
 	bp := batchPool.Get().(*[]beacon.Beacon)
 	defer batchPool.Put(bp)
-	beacons, errs, err := beacon.Decode(c.Body(), (*bp)[:0])
+	beacons, errs, err := beacon.Decode(body, (*bp)[:0])
 	*bp = beacons
 	if err != nil {
 		return s.reject(c, beacon.Malformed, err.Error())
 	}
-	cl := s.client(c)
-	if !beacon.IsBatch(c.Body()) && len(beacons) == 1 {
+	if !beacon.IsBatch(body) && len(beacons) == 1 {
 		var e error
 		if len(errs) > 0 {
 			e = errs[0]
@@ -98,7 +109,7 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 		return c.SendStatus(fiber.StatusNoContent)
 	}
 	if shed {
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(s.opts.RetryAfter/time.Second)))
+		c.Set(fiber.HeaderRetryAfter, retryAfter(s.opts.RetryAfter))
 	}
 	return c.Status(fiber.StatusOK).JSON(ans)
 }
@@ -148,11 +159,18 @@ func (s *Server) client(c *fiber.Ctx) client {
 	if h := s.deps.Enricher.CountryHeader(); h != "" {
 		cdn = c.Get(h)
 	}
+	xff := c.Get(fiber.HeaderXForwardedFor)
 	return client{
+		addr:    s.deps.Enricher.ClientAddr(peer, xff),
 		bot:     enrich.IsBot(ua),
-		country: s.deps.Enricher.Country(peer, c.Get(fiber.HeaderXForwardedFor), cdn),
+		country: s.deps.Enricher.Country(peer, xff, cdn),
 		device:  s.deps.Enricher.Device(ua, c.Get("Sec-CH-UA-Mobile")),
 	}
+}
+
+// retryAfter is a Retry-After value: whole seconds, at least 1.
+func retryAfter(d time.Duration) string {
+	return strconv.Itoa(max(1, int((d+time.Second-1)/time.Second)))
 }
 
 // acceptedType reports whether a Content-Type is text/plain or application/json, with any

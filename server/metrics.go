@@ -17,6 +17,7 @@ type metrics struct {
 	skew          prometheus.Histogram
 	probes        *prometheus.CounterVec
 	queryDuration *prometheus.HistogramVec
+	refused       *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -42,12 +43,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "rumd_query_duration_seconds", Help: "Time to answer one query API request.",
 			Buckets: prometheus.ExponentialBuckets(1e-4, 2, 16),
 		}, []string{"endpoint"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rumd_requests_refused_total", Help: "Requests refused before any beacon was read (unauthorized, forbidden origin, timeouts), by reason.",
+		}, []string{"reason"}),
 	}
 	for _, r := range beacon.Reasons() {
 		m.rejectedBy = append(m.rejectedBy, m.rejected.WithLabelValues(r.String()))
 	}
 	if reg != nil {
-		reg.MustRegister(m.accepted, m.rejected, m.ingestSeconds, m.skew, m.probes, m.queryDuration)
+		reg.MustRegister(m.accepted, m.rejected, m.ingestSeconds, m.skew, m.probes, m.queryDuration, m.refused)
 	}
 	return m
 }

@@ -20,6 +20,7 @@ import (
 	"rumd/query"
 	"rumd/server/beacon"
 	"rumd/server/enrich"
+	"rumd/server/ratelimit"
 )
 
 // Options configures the HTTP stage.
@@ -40,6 +41,14 @@ type Options struct {
 	RetryAfter time.Duration
 	// Beacon holds the validation bounds.
 	Beacon beacon.Options
+	// RateLimit bounds what one client address and one network prefix may post.
+	RateLimit ratelimit.Options
+	// Token, when set, is required as "Authorization: Bearer <token>" on everything but
+	// ingest, the snippet, the test pages, the health endpoints and (unless MetricsToken)
+	// /metrics.
+	Token string
+	// MetricsToken puts /metrics behind the token too.
+	MetricsToken bool
 }
 
 // DefaultOptions returns the defaults of DESIGN §2 and §3.
@@ -53,6 +62,7 @@ func DefaultOptions() Options {
 		IdleTimeout:  60 * time.Second,
 		RetryAfter:   5 * time.Second,
 		Beacon:       beacon.DefaultOptions(),
+		RateLimit:    ratelimit.DefaultOptions(),
 	}
 }
 
@@ -81,6 +91,12 @@ func (o Options) Validate() error {
 		if d <= 0 {
 			return fmt.Errorf("%s must be positive, got %s", name, d)
 		}
+	}
+	if o.Token != "" && (len(o.Token) < 16 || strings.ContainsAny(o.Token, " \t\r\n")) {
+		return errors.New("token must be at least 16 characters with no white space")
+	}
+	if err := o.RateLimit.Validate(); err != nil {
+		return err
 	}
 	return o.Beacon.Validate()
 }
@@ -113,6 +129,7 @@ type Server struct {
 	deps Deps
 	m    *metrics
 	cors corsPolicy
+	lim  *ratelimit.Limiter
 }
 
 // New builds the server and its routes.
@@ -129,7 +146,11 @@ func New(logger *slog.Logger, reg prometheus.Registerer, deps Deps, opts Options
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	s := &Server{log: logger, opts: opts, deps: deps, m: newMetrics(reg), cors: newCORSPolicy(opts.CORSOrigins)}
+	lim, err := ratelimit.New(opts.RateLimit)
+	if err != nil {
+		return nil, fmt.Errorf("server options: %w", err)
+	}
+	s := &Server{log: logger, opts: opts, deps: deps, m: newMetrics(reg), cors: newCORSPolicy(opts.CORSOrigins), lim: lim}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "rumd",
 		BodyLimit:             opts.BodyLimit,
@@ -140,6 +161,7 @@ func New(logger *slog.Logger, reg prometheus.Registerer, deps Deps, opts Options
 		ErrorHandler:          s.handleError,
 		ReadBufferSize:        8192,
 	})
+	s.app.Use(s.authorize)
 	s.app.Options(opts.IngestPath, s.preflight)
 	s.app.Post(opts.IngestPath, s.ingest)
 	s.app.Get("/api/v1/series", s.series)
@@ -197,6 +219,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		reason = "method_not_allowed"
 	case code == fiber.StatusRequestTimeout:
 		reason = "timeout"
+		s.m.refused.WithLabelValues(reason).Inc()
 	case code < 500:
 		reason = "bad_request"
 	}

@@ -33,12 +33,20 @@ type testServer struct {
 // aggregator, a GeoIP file written for the test (1.2.3.0/24 is DE, 5.6.0.0/16 is US).
 func startServer(t *testing.T, mod func(*Options, *enrich.Options)) *testServer {
 	t.Helper()
+	return startServerAgg(t, mod, nil)
+}
+
+func startServerAgg(t *testing.T, mod func(*Options, *enrich.Options), amod func(*aggregator.Options)) *testServer {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	db, err := storage.Open(t.TempDir(), nil, reg, storage.DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
 	ao := aggregator.DefaultOptions()
+	if amod != nil {
+		amod(&ao)
+	}
 	agg, err := aggregator.Open(nil, reg, db, ao)
 	if err != nil {
 		t.Fatal(err)

@@ -97,6 +97,10 @@ type DB struct {
 	dayDone   atomic.Int64
 	indexDay  int64
 	indexSeen map[string]struct{}
+
+	// Recovered is true when this open followed an unclean shutdown and the checksums of
+	// every table were verified.
+	Recovered bool
 }
 
 type metrics struct {
@@ -173,6 +177,23 @@ func Open(dir string, logger *slog.Logger, reg prometheus.Registerer, opts Optio
 		return nil, fmt.Errorf("open sketch store %s: %w", dir, err)
 	}
 	db := &DB{dir: dir, opts: opts, log: logger, bdb: bdb, indexSeen: map[string]struct{}{}}
+	// A marker left by a run that did not close cleanly (kill -9, power loss) makes this
+	// open verify every table's checksums before serving.
+	marker := filepath.Join(dir, dirtyMarker)
+	if _, err := os.Stat(marker); err == nil {
+		t0 := time.Now()
+		logger.Warn("previous run did not shut down cleanly; verifying table checksums")
+		if err := bdb.VerifyChecksum(); err != nil {
+			bdb.Close()
+			return nil, fmt.Errorf("sketch store %s failed its checksum verification: %w", dir, err)
+		}
+		logger.Info("checksums verified", "took", time.Since(t0).String())
+		db.Recovered = true
+	}
+	if err := os.WriteFile(marker, []byte("rumd is running or did not close cleanly\n"), 0o644); err != nil {
+		bdb.Close()
+		return nil, fmt.Errorf("write %s: %w", marker, err)
+	}
 	for _, w := range []struct {
 		key string
 		dst *atomic.Int64
@@ -195,8 +216,13 @@ func (db *DB) Close(ctx context.Context) error {
 	if err := db.bdb.Close(); err != nil {
 		return fmt.Errorf("close sketch store: %w", err)
 	}
+	if err := os.Remove(filepath.Join(db.dir, dirtyMarker)); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("remove %s: %w", dirtyMarker, err)
+	}
 	return nil
 }
+
+const dirtyMarker = "rumd.dirty"
 
 // Flushed is the end (unix seconds) of the last 1-minute window written; 0 for a new store.
 func (db *DB) Flushed() int64 { return db.flushed.Load() }

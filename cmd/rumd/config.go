@@ -38,6 +38,16 @@ type Config struct {
 		Shards       int           `yaml:"shards" validate:"gte=1,lte=256"`
 	} `yaml:"ingest"`
 
+	RateLimit struct {
+		PerAddr     float64 `yaml:"per_address" validate:"gte=0"`
+		AddrBurst   int     `yaml:"address_burst" validate:"gte=0"`
+		PerPrefix   float64 `yaml:"per_prefix" validate:"gte=0"`
+		PrefixBurst int     `yaml:"prefix_burst" validate:"gte=0"`
+		Tracked     int     `yaml:"tracked" validate:"gte=1"`
+	} `yaml:"rate_limit"`
+	Token        string `yaml:"token"`
+	MetricsToken bool   `yaml:"metrics_token"`
+
 	TrustedProxies []string          `yaml:"trusted_proxies"`
 	CountryHeader  string            `yaml:"country_header"`
 	PageRules      []enrich.PageRule `yaml:"page_rules"`
@@ -83,6 +93,8 @@ func defaultConfig() Config {
 	c.Ingest.CORSOrigins = so.CORSOrigins
 	c.Ingest.BodyLimit = so.BodyLimit
 	c.Ingest.ReadTimeout, c.Ingest.WriteTimeout, c.Ingest.IdleTimeout = so.ReadTimeout, so.WriteTimeout, so.IdleTimeout
+	rl := so.RateLimit
+	c.RateLimit.PerAddr, c.RateLimit.AddrBurst, c.RateLimit.PerPrefix, c.RateLimit.PrefixBurst, c.RateLimit.Tracked = rl.PerAddr, rl.AddrBurst, rl.PerPrefix, rl.PrefixBurst, rl.MaxTracked
 	ao := aggregator.DefaultOptions()
 	c.Ingest.QueueSize, c.Ingest.Shards = ao.QueueSize, ao.Shards
 	eo := enrich.DefaultOptions()
@@ -206,6 +218,13 @@ func serveFlags(cfg *Config, configPath *string) *flag.FlagSet {
 	fs.DurationVar(&cfg.Ingest.IdleTimeout, "idle-timeout", cfg.Ingest.IdleTimeout, "keep-alive idle time")
 	fs.IntVar(&cfg.Ingest.QueueSize, "queue-size", cfg.Ingest.QueueSize, "beacons waiting for the aggregator before ingest sheds with 503")
 	fs.IntVar(&cfg.Ingest.Shards, "shards", cfg.Ingest.Shards, "aggregator workers")
+	fs.Float64Var(&cfg.RateLimit.PerAddr, "rate-limit", cfg.RateLimit.PerAddr, "ingest requests per second per client address (0 = off)")
+	fs.IntVar(&cfg.RateLimit.AddrBurst, "rate-limit-burst", cfg.RateLimit.AddrBurst, "burst per client address")
+	fs.Float64Var(&cfg.RateLimit.PerPrefix, "rate-limit-prefix", cfg.RateLimit.PerPrefix, "ingest requests per second per /24 (IPv4) or /64 (IPv6) (0 = off)")
+	fs.IntVar(&cfg.RateLimit.PrefixBurst, "rate-limit-prefix-burst", cfg.RateLimit.PrefixBurst, "burst per prefix")
+	fs.IntVar(&cfg.RateLimit.Tracked, "rate-limit-tracked", cfg.RateLimit.Tracked, "client addresses (and prefixes) remembered by the rate limiter")
+	fs.StringVar(&cfg.Token, "token", cfg.Token, "bearer token required by the query, Graphite, dashboard and admin endpoints (empty: open)")
+	fs.BoolVar(&cfg.MetricsToken, "metrics-token", cfg.MetricsToken, "require the token on /metrics too")
 	fs.Var(stringList{&cfg.TrustedProxies}, "trusted-proxies", "comma-separated CIDRs whose X-Forwarded-For and country header are believed")
 	fs.StringVar(&cfg.CountryHeader, "country-header", cfg.CountryHeader, "CDN country header, e.g. CF-IPCountry (trusted proxies only)")
 	fs.Var(&pageRuleList{p: &cfg.PageRules}, "page-rule", "page group rule, repeatable: a route template like /questions/:id, or NAME=re:REGEX")
@@ -333,6 +352,10 @@ func buildOptions(c *Config) (*options, error) {
 	o.server.Beacon.MaxSkew = c.Validation.MaxSkew
 	o.server.Beacon.MaxTiming = c.Validation.MaxTiming
 	o.server.Beacon.MaxCLS = c.Validation.MaxCLS
+	o.server.RateLimit.PerAddr, o.server.RateLimit.AddrBurst = c.RateLimit.PerAddr, c.RateLimit.AddrBurst
+	o.server.RateLimit.PerPrefix, o.server.RateLimit.PrefixBurst = c.RateLimit.PerPrefix, c.RateLimit.PrefixBurst
+	o.server.RateLimit.MaxTracked = c.RateLimit.Tracked
+	o.server.Token, o.server.MetricsToken = c.Token, c.MetricsToken
 	if err := o.server.Validate(); err != nil {
 		return nil, fmt.Errorf("config ingest/validation: %w", err)
 	}

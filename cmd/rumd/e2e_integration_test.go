@@ -63,7 +63,8 @@ func startRumd(t *testing.T, args ...string) *rumd {
 	t.Helper()
 	addr := freePort(t)
 	r := &rumd{t: t, url: "http://" + addr, logs: &bytes.Buffer{}}
-	r.cmd = exec.Command(binary, append([]string{"serve", "--listen", addr}, args...)...)
+	// The tests post thousands of beacons from a few addresses: no rate limit unless asked.
+	r.cmd = exec.Command(binary, append([]string{"serve", "--listen", addr, "--rate-limit", "0", "--rate-limit-prefix", "0"}, args...)...)
 	r.cmd.Stdout, r.cmd.Stderr = r.logs, r.logs
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)

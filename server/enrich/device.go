@@ -7,26 +7,42 @@ const (
 	Desktop = "desktop"
 )
 
-// deviceTokens are the case-sensitive User-Agent tokens Device looks for.
-var deviceTokens = []string{
-	// tablets
-	"iPad", "Tablet", "Kindle", "Silk/", "PlayBook",
-	// phones; "Mobi" covers "Mobile", "Mobi/" and "IEMobile", as Mozilla advises
-	"Mobi", "iPhone", "iPod", "Opera Mini", "BlackBerry", "Windows Phone",
-	// Android phones say "Mobile"; Android tablets do not
-	"Android",
-	// an old Windows desktop token, listed so that it is not taken for "Tablet"
-	"Tablet PC",
-}
+type uaHint uint8
 
 const (
-	firstPhoneToken   = 5
-	androidToken      = 11
-	tabletPCToken     = 12
-	deviceTokensCount = 13
+	hintNone    uaHint = iota // matched only so that a longer token wins over a shorter one
+	hintTablet                // decides on its own
+	hintPhone                 // mobile unless a tablet token is also present
+	hintAndroid               // tablet unless a phone token is also present
 )
 
-var deviceMatcher = newTokenMatcher(false, deviceTokens...)
+// deviceTokens are the case-sensitive User-Agent tokens Device looks for.
+var deviceTokens = []struct {
+	token string
+	hint  uaHint
+}{
+	{"iPad", hintTablet},
+	{"Tablet", hintTablet},  // Firefox on Android tablets
+	{"Tablet PC", hintNone}, // an old Windows desktop token, not a tablet
+	{"Kindle", hintTablet},
+	{"Silk/", hintTablet},
+	{"PlayBook", hintTablet},
+	{"Mobi", hintPhone}, // "Mobile", "Mobi/", "IEMobile", as Mozilla advises
+	{"iPhone", hintPhone},
+	{"iPod", hintPhone},
+	{"Opera Mini", hintPhone},
+	{"BlackBerry", hintPhone},
+	{"Windows Phone", hintPhone},
+	{"Android", hintAndroid}, // Android phones say "Mobile"; Android tablets do not
+}
+
+var deviceMatcher = func() *tokenMatcher {
+	tokens := make([]string, len(deviceTokens))
+	for i, t := range deviceTokens {
+		tokens[i] = t.token
+	}
+	return newTokenMatcher(false, tokens...)
+}()
 
 // Device classifies the client as "mobile", "tablet" or "desktop" from its User-Agent and
 // its Sec-CH-UA-Mobile client hint ("?1" means mobile; Chromium sends "?0" on tablets and
@@ -39,22 +55,24 @@ func (e *Enricher) Device(userAgent, secCHUAMobile string) string {
 	phone, android := false, false
 	for from := 0; ; {
 		pos, tok := deviceMatcher.next(userAgent, from)
-		switch {
-		case pos < 0:
-			switch {
-			case phone:
-				return Mobile
-			case android:
-				return Tablet
-			}
-			return Desktop
-		case tok < firstPhoneToken:
+		if pos < 0 {
+			break
+		}
+		switch deviceTokens[tok].hint {
+		case hintTablet:
 			return Tablet
-		case tok == androidToken:
-			android = true
-		case tok < androidToken:
+		case hintPhone:
 			phone = true
+		case hintAndroid:
+			android = true
 		}
 		from = pos + 1
 	}
+	switch {
+	case phone:
+		return Mobile
+	case android:
+		return Tablet
+	}
+	return Desktop
 }
