@@ -7,8 +7,9 @@ import (
 
 // interner hands out one shared string per distinct page group, so that a warm PageGroup
 // call does not allocate and the group never points into the caller's request buffer.
-// It is bounded: once full, new groups are returned as fresh strings and not remembered,
-// so a spray of distinct URLs costs one allocation per call, never unbounded memory.
+// It is bounded: a full shard is emptied before the next insert, so a spray of distinct
+// URLs costs one allocation per new group and a fixed amount of memory, and the groups of
+// real pages come back after it.
 type interner struct {
 	seed   maphash.Seed
 	shards [internShards]internShard
@@ -45,7 +46,10 @@ func (in *interner) get(b []byte) string {
 	sh.mu.Lock()
 	if old, ok := sh.m[s]; ok {
 		s = old
-	} else if len(sh.m) < internPerShard {
+	} else {
+		if len(sh.m) >= internPerShard {
+			clear(sh.m)
+		}
 		sh.m[s] = s
 	}
 	sh.mu.Unlock()

@@ -141,8 +141,8 @@ func TestPageGroupSpray(t *testing.T) {
 	}
 }
 
-// TestPageGroupDistinctPaths sprays more distinct groups than the interner keeps, so the
-// ones past its bound are built fresh each time; every one must still come back right.
+// TestPageGroupDistinctPaths sprays more distinct groups than the interner keeps, so that
+// its shards fill and are emptied; every group must still come back right.
 func TestPageGroupDistinctPaths(t *testing.T) {
 	e := mustEnricher(t, enrich.DefaultOptions())
 	for pass := range 2 {
