@@ -285,6 +285,7 @@ func matchTag(tag, raw string) bool {
 // renderSeries is one series of a /render answer as Grafana reads it.
 type renderSeries struct {
 	Target     string            `json:"target"`
+	Step       int64             `json:"step"`
 	Tags       map[string]string `json:"tags"`
 	Datapoints [][2]*float64     `json:"datapoints"`
 }
@@ -326,7 +327,7 @@ func decode(tb testing.TB, resp *http.Response, out any) int {
 // checkSeries checks every point of a render answer against the seeded records: counts
 // exactly, percentiles within sketch.RelativeAccuracy plus float slack. Series carry their
 // metric, statistic and dimension values as tags; a timeShift tag moves the window read.
-func (e *env) checkSeries(t *testing.T, what string, list []renderSeries, step int64) (points int) {
+func (e *env) checkSeries(t *testing.T, what string, list []renderSeries) (points int) {
 	t.Helper()
 	for _, s := range list {
 		metricName := s.Tags["metric"]
@@ -358,6 +359,10 @@ func (e *env) checkSeries(t *testing.T, what string, list []renderSeries, step i
 				t.Fatal(err)
 			}
 			shift = int64(d / time.Second)
+		}
+		step := s.Step
+		if len(s.Datapoints) > 1 && int64(*s.Datapoints[1][1]-*s.Datapoints[0][1]) != step {
+			t.Errorf("%s: %q says step %d, its points are %v s apart", what, s.Target, step, *s.Datapoints[1][1]-*s.Datapoints[0][1])
 		}
 		for _, p := range s.Datapoints {
 			if p[1] == nil {

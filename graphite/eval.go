@@ -133,15 +133,24 @@ func (ec *evalCtx) newSeries(name, pathExpr string, tags map[string]string, st s
 	return &tseries{name: name, expr: pathExpr, tags: tags, stat: st, start: base, step: step, values: vals}
 }
 
+// queryRange is what the queries read: whole steps, from the first step's start to the last
+// one's end, so that every point merges its whole step (and a step older than the minute
+// retention is read from whole rollups).
+func (ec *evalCtx) queryRange() (from, to int64) {
+	base, step, n := ec.grid()
+	return base, base + step*int64(n)
+}
+
 // grid is the request's points: the first step's start, the step and their number. A step
-// of 0 asks for one point over the whole range.
+// of 0 asks for one point over the whole range, widened to the resolution still kept there.
 func (ec *evalCtx) grid() (base, step int64, n int) {
-	end := ceilTo(ec.until, 60)
 	if ec.step == 0 {
-		base = floorTo(ec.from, 60)
-		return base, end - base, 1
+		res := ec.h.resolution(ec.from)
+		base = floorTo(ec.from, res)
+		return base, ceilTo(ec.until, res) - base, 1
 	}
 	base = floorTo(ec.from, ec.step)
+	end := ceilTo(ec.until, 60)
 	return base, ec.step, int((end - base + ec.step - 1) / ec.step)
 }
 
@@ -192,7 +201,8 @@ func (ec *evalCtx) fetchPath(pattern string, g *grouping) ([]*tseries, error) {
 			continue
 		}
 		var req query.Request
-		req.From, req.To, req.Step = ec.from, ec.until, ec.step
+		req.From, req.To = ec.queryRange()
+		req.Step = ec.step
 		grouped := map[series.Dim]bool{}
 		if g == nil {
 			req.By = v.Dims
@@ -238,8 +248,12 @@ func (ec *evalCtx) fetchPath(pattern string, g *grouping) ([]*tseries, error) {
 			if err != nil {
 				return nil, err
 			}
-			for gi := range res.Groups {
-				grp := &res.Groups[gi]
+			groups := res.Groups
+			if g != nil && len(keyNodes) == 0 && len(groups) == 0 {
+				groups = []query.Group{{}} // a merge answers its series, null where nothing was seen
+			}
+			for gi := range groups {
+				grp := &groups[gi]
 				for _, st := range stats {
 					var name string
 					tags := map[string]string{"metric": m.String(), "stat": st.name}
@@ -439,7 +453,8 @@ func (ec *evalCtx) fetchTagged(call *expr, g *grouping) ([]*tseries, error) {
 	}
 	sort.Slice(by, func(i, j int) bool { return by[i] < by[j] })
 	var req query.Request
-	req.From, req.To, req.Step, req.By = ec.from, ec.until, ec.step, by
+	req.From, req.To = ec.queryRange()
+	req.Step, req.By = ec.step, by
 	for _, d := range filtered {
 		exprs := dimExprs[d]
 		req.Match[d] = func(v string) bool {

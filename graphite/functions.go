@@ -282,6 +282,12 @@ func fnTimeShift(ec *evalCtx, e *expr) ([]*tseries, error) {
 	if sub.from < 0 {
 		return nil, badf("bad_argument", "timeShift %q reaches before 1970", shift)
 	}
+	// The past may be kept only at a coarser resolution: its steps grow to it.
+	if res := ec.h.resolution(sub.from); sub.step != 0 && sub.step < res {
+		sub.step = res
+	} else if sub.step > 86400 {
+		sub.step = ceilTo(sub.step, 86400)
+	}
 	list, err := sub.eval(e.args[0])
 	if err != nil {
 		return nil, err

@@ -21,7 +21,7 @@ func testNow() time.Time {
 func standardEnv(t testing.TB) *env {
 	now := testNow()
 	offs := []int64{0, 60, 120, 600, 3600, 3 * 3600}
-	for _, day := range []int64{86400, 7 * 86400} {
+	for _, day := range []int64{86400, 7 * 86400, 28 * 86400} {
 		offs = append(offs, day, day+60, day+600, day+3600)
 	}
 	return mustEnv(t, now, seedRecords(now, offs, 150, 1))
@@ -101,7 +101,7 @@ func TestGrafanaRender(t *testing.T) {
 					t.Errorf("%q has no stat tag: %v", s.Target, s.Tags)
 				}
 			}
-			if n := e.checkSeries(t, tc.name, got, step); n < tc.minPoints {
+			if n := e.checkSeries(t, tc.name, got); n < tc.minPoints {
 				t.Errorf("only %d points with data, want at least %d", n, tc.minPoints)
 			}
 		})
@@ -181,7 +181,7 @@ func TestGrafanaMultipleTargetsAndGET(t *testing.T) {
 	if len(got) != 2 || got[0].Target != "median" || got[1].Target != "rumd.total.ttfb.count" {
 		t.Fatalf("targets %v", names(got))
 	}
-	e.checkSeries(t, "GET", got, 60)
+	e.checkSeries(t, "GET", got)
 }
 
 func TestFunctions(t *testing.T) {
@@ -208,14 +208,14 @@ func TestFunctions(t *testing.T) {
 		if strings.Join(names(got), "|") != strings.Join(want, "|") {
 			t.Errorf("names %v, want %v", names(got), want)
 		}
-		if n := e.checkSeries(t, "groupByNode", got, 60); n < 12 {
+		if n := e.checkSeries(t, "groupByNode", got); n < 12 {
 			t.Errorf("only %d points", n)
 		}
 		cnt := render(t, "groupByNodes(rumd.page_country.*.*.ttfb.count, 'sum', 3, 4)", 60)
 		if strings.Join(names(cnt), "|") != "BR.ttfb|DE.ttfb|US.ttfb|XX.ttfb" {
 			t.Errorf("groupByNodes names %v", names(cnt))
 		}
-		e.checkSeries(t, "groupByNodes", cnt, 60)
+		e.checkSeries(t, "groupByNodes", cnt)
 	})
 	t.Run("groupByTags", func(t *testing.T) {
 		got := render(t, "groupByTags(seriesByTag('name=lcp','stat=p75','country=DE'), 'merge', 'device')", 60)
@@ -226,7 +226,7 @@ func TestFunctions(t *testing.T) {
 		if got[0].Tags["country"] != "DE" {
 			t.Errorf("filter tag missing: %v", got[0].Tags)
 		}
-		if n := e.checkSeries(t, "groupByTags", got, 60); n < 9 {
+		if n := e.checkSeries(t, "groupByTags", got); n < 9 {
 			t.Errorf("only %d points", n)
 		}
 	})
@@ -286,7 +286,7 @@ func TestFunctions(t *testing.T) {
 		if len(got) != 1 || got[0].Target != `timeShift(rumd.total.ttfb.p75, "-1d")` {
 			t.Fatalf("timeShift answered %v", names(got))
 		}
-		if n := e.checkSeries(t, "timeShift", got, 60); n < 3 {
+		if n := e.checkSeries(t, "timeShift", got); n < 3 {
 			t.Errorf("only %d points a day ago", n)
 		}
 		first := int64(*got[0].Datapoints[0][1])

@@ -155,13 +155,7 @@ func (h *handler) stepFor(from, until int64, maxDataPoints int) int64 {
 	if maxDataPoints == 1 {
 		return 0
 	}
-	now := h.opts.Now().Unix()
-	res := int64(60)
-	if from < now-int64(h.opts.Retention[storage.Hour]/time.Second) {
-		res = 86400
-	} else if from < now-int64(h.opts.Retention[storage.Minute]/time.Second) {
-		res = 3600
-	}
+	res := h.resolution(from)
 	span := until - from
 	raw := res
 	if maxDataPoints > 0 {
@@ -175,6 +169,19 @@ func (h *handler) stepFor(from, until int64, maxDataPoints int) int64 {
 		return ceilTo(raw, 3600)
 	}
 	return ceilTo(raw, 86400)
+}
+
+// resolution is the finest step still kept for data at from: a minute, or an hour or a day
+// once the finer resolutions' retention has dropped it.
+func (h *handler) resolution(from int64) int64 {
+	now := h.opts.Now().Unix()
+	switch {
+	case from < now-int64(h.opts.Retention[storage.Hour]/time.Second):
+		return 86400
+	case from < now-int64(h.opts.Retention[storage.Minute]/time.Second):
+		return 3600
+	}
+	return 60
 }
 
 func (h *handler) render(c *fiber.Ctx) error {
@@ -214,7 +221,8 @@ func (h *handler) render(c *fiber.Ctx) error {
 	return c.Send(appendRender(make([]byte, 0, 4096), all))
 }
 
-// appendRender writes the render answer: [{"target", "tags", "datapoints": [[v, t], ...]}].
+// appendRender writes the render answer: [{"target", "step", "tags", "datapoints": [[v, t],
+// ...]}], where the point at t merges [t, t+step).
 func appendRender(b []byte, list []*tseries) []byte {
 	b = append(b, '[')
 	for i, s := range list {
@@ -223,6 +231,8 @@ func appendRender(b []byte, list []*tseries) []byte {
 		}
 		b = append(b, `{"target":`...)
 		b = appendJSONString(b, s.name)
+		b = append(b, `,"step":`...)
+		b = strconv.AppendInt(b, s.step, 10)
 		b = append(b, `,"tags":`...)
 		tags, _ := json.Marshal(s.tags)
 		b = append(b, tags...)
