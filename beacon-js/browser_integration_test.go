@@ -33,14 +33,14 @@ const personUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, lik
 
 // mustBrowser starts headless Chromium with a fresh profile, passing for a person's browser;
 // it is stopped when the test ends.
-func mustBrowser(t *testing.T) context.Context {
+func mustBrowser(t testing.TB) context.Context {
 	t.Helper()
 	return mustBrowserAs(t, true)
 }
 
 // mustBrowserAs starts headless Chromium; person hides the automation from the page
 // (navigator.webdriver false, a desktop User-Agent).
-func mustBrowserAs(t *testing.T, person bool) context.Context {
+func mustBrowserAs(t testing.TB, person bool) context.Context {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
@@ -91,7 +91,7 @@ type wireBeacon struct {
 var idRE = regexp.MustCompile(`^[A-Za-z0-9_-]{8,64}$`)
 
 // mustDecodeBeacon decodes one recorded body and checks what every beacon must hold.
-func mustDecodeBeacon(t *testing.T, body []byte) wireBeacon {
+func mustDecodeBeacon(t testing.TB, body []byte) wireBeacon {
 	t.Helper()
 	var b wireBeacon
 	if err := json.Unmarshal(body, &b); err != nil {
@@ -118,7 +118,7 @@ func mustDecodeBeacon(t *testing.T, body []byte) wireBeacon {
 
 // checkMarks checks Level 2 (or rebased Level 1) marks: present where a plain HTTP load has
 // them, in spec order, and none later than the beacon's now.
-func checkMarks(t *testing.T, m map[string]float64, now float64) {
+func checkMarks(t testing.TB, m map[string]float64, now float64) {
 	t.Helper()
 	order := []string{"fetchStart", "domainLookupStart", "domainLookupEnd", "connectStart", "connectEnd",
 		"requestStart", "responseStart", "responseEnd", "domInteractive", "domContentLoadedEventEnd", "loadEventEnd"}
@@ -149,8 +149,8 @@ func numbers(m map[string]any) map[string]float64 {
 	return out
 }
 
-// site serves the fixture pages that carry the snippet or the embed, from their own origin.
-func site(t *testing.T, rumdURL string) *httptest.Server {
+// mustSite serves the fixture pages that carry the snippet or the embed, from their own origin.
+func mustSite(t testing.TB, rumdURL string) *httptest.Server {
 	t.Helper()
 	read := func(name string) string {
 		b, err := os.ReadFile(filepath.Join("testdata", name))
@@ -188,9 +188,9 @@ func site(t *testing.T, rumdURL string) *httptest.Server {
 	return srv
 }
 
-// probeHost serves a small GIF, uncacheable, with or without the CORS and Timing-Allow-Origin
+// mustProbeHost serves a small GIF, uncacheable, with or without the CORS and Timing-Allow-Origin
 // headers a probe host needs for its detail marks to be seen.
-func probeHost(t *testing.T, cors, tao bool) *httptest.Server {
+func mustProbeHost(t testing.TB, cors, tao bool) *httptest.Server {
 	t.Helper()
 	gif := []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -208,9 +208,9 @@ func probeHost(t *testing.T, cors, tao bool) *httptest.Server {
 	return srv
 }
 
-// navigate loads url and waits for its load event, then lets the page settle (vitals,
+// mustNavigate loads url and waits for its load event, then lets the page settle (vitals,
 // the snippet's async load).
-func navigate(t *testing.T, ctx context.Context, url string) {
+func mustNavigate(t testing.TB, ctx context.Context, url string) {
 	t.Helper()
 	if err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.Sleep(500*time.Millisecond)); err != nil {
 		t.Fatalf("navigate %s: %v", url, err)
@@ -230,17 +230,17 @@ func TestSnippetSendsOneBeacon(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rumd := mustStartRumd(t, rumdConfig{SampleRate: 100, EmbedMaxSample: 100})
-			web := site(t, rumd.Front)
+			web := mustSite(t, rumd.Front)
 			ctx := mustBrowser(t)
 
-			navigate(t, ctx, web.URL+tc.path)
+			mustNavigate(t, ctx, web.URL+tc.path)
 			if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#work")), chromedp.Sleep(700*time.Millisecond)); err != nil {
 				t.Fatal(err)
 			}
 			if n := len(rumd.beacons()); n != 0 {
 				t.Fatalf("%d beacons sent while the page was visible, want none", n)
 			}
-			navigate(t, ctx, web.URL+"/next")
+			mustNavigate(t, ctx, web.URL+"/next")
 			rumd.waitAccepted(t, 1)
 			errs, err := chromedp.Run(ctx, chromedp.Evaluate[string](`sessionStorage.getItem("errors")`))
 			if err != nil || errs != "" {
@@ -302,11 +302,11 @@ func TestSnippetSendsOneBeacon(t *testing.T) {
 // cache and leaves again: two beacons, the second with nav "bfcache".
 func TestBFCacheRestoreSendsItsOwnBeacon(t *testing.T) {
 	rumd := mustStartRumd(t, rumdConfig{SampleRate: 100, EmbedMaxSample: 100})
-	web := site(t, rumd.Front)
+	web := mustSite(t, rumd.Front)
 	ctx := mustBrowser(t)
 
-	navigate(t, ctx, web.URL+"/page")
-	navigate(t, ctx, web.URL+"/next")
+	mustNavigate(t, ctx, web.URL+"/page")
+	mustNavigate(t, ctx, web.URL+"/next")
 	rumd.waitAccepted(t, 1)
 	// Back without waiting for a load event: a restore from the cache fires none.
 	err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
@@ -334,7 +334,7 @@ func TestBFCacheRestoreSendsItsOwnBeacon(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	time.Sleep(500 * time.Millisecond)
-	navigate(t, ctx, web.URL+"/next")
+	mustNavigate(t, ctx, web.URL+"/next")
 	rumd.waitAccepted(t, 2)
 	got := rumd.beacons()
 	if len(got) != 2 {
@@ -360,7 +360,7 @@ func TestBFCacheRestoreSendsItsOwnBeacon(t *testing.T) {
 func TestTestPageProbes(t *testing.T) {
 	// A probe host as the README asks (CORS and TAO), one that forgot Timing-Allow-Origin, and
 	// one that sends neither header, so that its fetch fails after the response arrived.
-	full, noTAO, bare := probeHost(t, true, true), probeHost(t, true, false), probeHost(t, false, false)
+	full, noTAO, bare := mustProbeHost(t, true, true), mustProbeHost(t, true, false), mustProbeHost(t, false, false)
 	rumd := mustStartRumd(t, rumdConfig{SampleRate: 100, EmbedMaxSample: 100, Probes: [][2]string{
 		{"tao", full.URL + "/probe.gif"},
 		{"no-tao", noTAO.URL + "/probe.gif?id={rand}"},
@@ -368,7 +368,7 @@ func TestTestPageProbes(t *testing.T) {
 	}})
 	ctx := mustBrowser(t)
 
-	navigate(t, ctx, rumd.Front+"/test")
+	mustNavigate(t, ctx, rumd.Front+"/test")
 	if err := chromedp.Do(ctx, chromedp.WaitReady(chromedp.CSS(`body[data-state="sent"]`))); err != nil {
 		t.Fatal(err)
 	}
@@ -438,13 +438,13 @@ func TestTestPageProbes(t *testing.T) {
 // TestEmbedSendsOnce loads a page with the README's hidden iframe tag: the iframe runs its
 // probes and sends one beacon on its own, without the page being left.
 func TestEmbedSendsOnce(t *testing.T) {
-	full := probeHost(t, true, true)
+	full := mustProbeHost(t, true, true)
 	rumd := mustStartRumd(t, rumdConfig{SampleRate: 100, EmbedMaxSample: 100, Probes: [][2]string{
 		{"tao", full.URL + "/probe.gif"},
 	}})
-	web := site(t, rumd.Front)
+	web := mustSite(t, rumd.Front)
 	ctx := mustBrowser(t)
-	navigate(t, ctx, web.URL+"/embed-host")
+	mustNavigate(t, ctx, web.URL+"/embed-host")
 	rumd.waitAccepted(t, 1)
 	rumd.waitSeries(t, "probe_total", "probe", map[string]int{"tao": 1})
 	rumd.waitSeries(t, "ttfb", "", map[string]int{"": 1})
@@ -454,12 +454,12 @@ func TestEmbedSendsOnce(t *testing.T) {
 // can turn reporting off.
 func TestSampleZeroSendsNothing(t *testing.T) {
 	rumd := mustStartRumd(t, rumdConfig{SampleRate: 100, EmbedMaxSample: 100})
-	web := site(t, rumd.Front)
+	web := mustSite(t, rumd.Front)
 	ctx := mustBrowser(t)
-	navigate(t, ctx, web.URL+"/page-sample-off")
-	navigate(t, ctx, rumd.Front+"/test/embed?sample=0")
+	mustNavigate(t, ctx, web.URL+"/page-sample-off")
+	mustNavigate(t, ctx, rumd.Front+"/test/embed?sample=0")
 	time.Sleep(time.Second)
-	navigate(t, ctx, "about:blank")
+	mustNavigate(t, ctx, "about:blank")
 	time.Sleep(time.Second)
 	if acc, rej := rumd.counters(t); acc != 0 || len(rej) != 0 || len(rumd.beacons()) != 0 {
 		t.Errorf("accepted %v, rejected %v, posted %d: want nothing sent", acc, rej, len(rumd.beacons()))
@@ -471,10 +471,10 @@ func TestSampleZeroSendsNothing(t *testing.T) {
 // beacon as a bot rather than as a visitor.
 func TestAutomatedBrowserIsABot(t *testing.T) {
 	rumd := mustStartRumd(t, rumdConfig{SampleRate: 100, EmbedMaxSample: 100})
-	web := site(t, rumd.Front)
+	web := mustSite(t, rumd.Front)
 	ctx := mustBrowserAs(t, false)
-	navigate(t, ctx, web.URL+"/page")
-	navigate(t, ctx, web.URL+"/next")
+	mustNavigate(t, ctx, web.URL+"/page")
+	mustNavigate(t, ctx, web.URL+"/next")
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		acc, rej := rumd.counters(t)
@@ -502,7 +502,7 @@ func jsonEqual(a, b any) bool {
 
 // checkNotBlank fails unless the PNG at path has a real picture: more than 1% of its pixels
 // differ from its most common colour, in more than 16 colours.
-func checkNotBlank(t *testing.T, path string) {
+func checkNotBlank(t testing.TB, path string) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
