@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -18,10 +19,18 @@ type Machine struct {
 	CPUModel   string `json:"cpu_model"`
 	OS         string `json:"os"`
 	Arch       string `json:"arch"`
+	// LoadAvg is the 1-minute load average before the run: other work on the machine
+	// skews every number, and this says how much there was.
+	LoadAvg float64 `json:"load_avg_1m"`
 }
 
 func thisMachine() Machine {
 	m := Machine{CPUs: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), OS: runtime.GOOS, Arch: runtime.GOARCH}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			m.LoadAvg, _ = strconv.ParseFloat(f[0], 64)
+		}
+	}
 	if f, err := os.Open("/proc/cpuinfo"); err == nil {
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
@@ -168,7 +177,8 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	p("rumd loadtest: %s, %d connections, at most %gs and %d beacons, %.1f%% bad, pool %d\n",
 		mode, r.Connections, r.Duration, r.Count, 100*r.BadShare, r.Pool)
-	p("machine: %d CPUs (GOMAXPROCS %d), %s, %s/%s\n\n", r.Machine.CPUs, r.Machine.GOMAXPROCS, r.Machine.CPUModel, r.Machine.OS, r.Machine.Arch)
+	p("machine: %d CPUs (GOMAXPROCS %d), %s, %s/%s, load average %.2f before the run\n\n",
+		r.Machine.CPUs, r.Machine.GOMAXPROCS, r.Machine.CPUModel, r.Machine.OS, r.Machine.Arch, r.Machine.LoadAvg)
 	p("%-9s %9s %9s %9s %7s %10s %8s %8s %8s %8s\n", "target", "sent", "accepted", "rejected", "errors", "rate/s", "p50 ms", "p95 ms", "p99 ms", "max ms")
 	row := func(name string, res *Result) {
 		var rej int64
@@ -178,7 +188,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		p("%-9s %9d %9d %9d %7d %10.1f %8.3f %8.3f %8.3f %8.3f\n", name, res.Sent, res.Accepted, rej, res.Errors,
 			res.Rate, res.Latency.P50, res.Latency.P95, res.Latency.P99, res.Latency.Max)
 		if res.Late > 0 {
-			p("%-9s %d sends started over 10 ms late: the rate is more than %d connections carry\n", "", res.Late, r.Connections)
+			p("%-9s %d sends started over 10 ms behind schedule: all %d connections were busy\n", "", res.Late, r.Connections)
 		}
 	}
 	if r.Rumd != nil {

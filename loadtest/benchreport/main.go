@@ -35,14 +35,15 @@ func main() {
 	count := flag.Int("count", 5_000_000, "bound on beacons per target")
 	conns := flag.Int("connections", 16, "keep-alive connections")
 	rate := flag.Float64("rate", 0, "open-loop rate; 0 for closed loop")
+	baseline := flag.Bool("baseline", true, "also load the bare 204 handler, for the ratio")
 	flag.Parse()
-	if err := run(*benchFile, *bin, *duration, *count, *conns, *rate); err != nil {
+	if err := run(*benchFile, *bin, *duration, *count, *conns, *rate, *baseline); err != nil {
 		fmt.Fprintln(os.Stderr, "benchreport:", err)
 		os.Exit(1)
 	}
 }
 
-func run(benchFile, bin string, duration time.Duration, count, conns int, rate float64) error {
+func run(benchFile, bin string, duration time.Duration, count, conns int, rate float64, baseline bool) error {
 	var benches []bench
 	if benchFile != "" {
 		var r io.Reader = os.Stdin
@@ -62,7 +63,7 @@ func run(benchFile, bin string, duration time.Duration, count, conns int, rate f
 	var load *loadResult
 	if bin != "" {
 		var err error
-		if load, err = runLoad(bin, duration, count, conns, rate); err != nil {
+		if load, err = runLoad(bin, duration, count, conns, rate, baseline); err != nil {
 			return err
 		}
 	}
@@ -153,8 +154,9 @@ type loadResult struct {
 }
 
 // runLoad serves rumd from bin on a free loopback port with a fresh data directory and the
-// load tool's GeoIP file, then runs `rumd loadtest --baseline --json` against it.
-func runLoad(bin string, duration time.Duration, count, conns int, rate float64) (*loadResult, error) {
+// load tool's GeoIP file, then runs `rumd loadtest --json` (with --baseline when asked)
+// against it.
+func runLoad(bin string, duration time.Duration, count, conns int, rate float64, baseline bool) (*loadResult, error) {
 	dir, err := os.MkdirTemp("", "rumd-bench-")
 	if err != nil {
 		return nil, err
@@ -219,7 +221,10 @@ func runLoad(bin string, duration time.Duration, count, conns int, rate float64)
 
 	args := []string{"loadtest", "--target", base, "--duration", duration.String(),
 		"--count", strconv.Itoa(count), "--connections", strconv.Itoa(conns),
-		"--rate", strconv.FormatFloat(rate, 'g', -1, 64), "--baseline", "--json"}
+		"--rate", strconv.FormatFloat(rate, 'g', -1, 64), "--json"}
+	if baseline {
+		args = append(args, "--baseline")
+	}
 	lt := exec.Command(bin, args...)
 	var out bytes.Buffer
 	lt.Stdout, lt.Stderr = &out, os.Stderr
@@ -279,7 +284,11 @@ func rssOf(pid int) (int64, error) {
 
 func printTable(w io.Writer, benches []bench, load *loadResult) {
 	cpu := cpuModel()
-	fmt.Fprintf(w, "\nrumd performance summary: %d CPUs %s, %s %s/%s\n\n", runtime.NumCPU(), cpu, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(w, "\nrumd performance summary: %d CPUs %s, %s %s/%s\n", runtime.NumCPU(), cpu, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	if load != nil {
+		fmt.Fprintf(w, "load average before the load run: %.2f (other work on the machine skews the figures)\n", load.rep.Machine.LoadAvg)
+	}
+	fmt.Fprintln(w)
 	if len(benches) > 0 {
 		fmt.Fprintf(w, "%-64s %12s %10s %10s\n", "micro-benchmark (median of runs)", "ns/op", "B/op", "allocs/op")
 		for _, b := range benches {
