@@ -276,6 +276,9 @@ func fnTimeShift(ec *evalCtx, e *expr) ([]*tseries, error) {
 	if err != nil {
 		return nil, badf("bad_argument", "timeShift: %v", err)
 	}
+	if d > 10*365*24*time.Hour || d < -10*365*24*time.Hour {
+		return nil, badf("bad_argument", "timeShift %q is more than 10 years", shift)
+	}
 	delta := int64(d / time.Second)
 	sub := *ec
 	sub.from, sub.until = ec.from+delta, ec.until+delta
