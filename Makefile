@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin/rumd
 PKGS := ./...
 
-.PHONY: build run test test-unit test-integration bench deps generate fuzz clean
+.PHONY: build run test test-unit test-integration test-fuzz bench deps generate fuzz clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/rumd
@@ -20,7 +20,7 @@ deps:
 	@if [ -f beacon-js/package-lock.json ]; then cd beacon-js && npm ci --no-audit --no-fund --silent; fi
 	$(GO) mod download
 
-test: deps test-unit test-integration
+test: deps test-unit test-fuzz test-integration
 
 test-unit:
 	$(GO) vet $(PKGS)
@@ -28,6 +28,22 @@ test-unit:
 
 test-integration: build
 	$(GO) test -count=1 -tags integration -timeout 30m $(PKGS)
+
+# Every `func Fuzz...` target of the tree, each run on its own for FUZZTIME. `make test` runs
+# them briefly (a crash found becomes a checked-in regression input under testdata/fuzz);
+# `make fuzz` runs them longer.
+FUZZTIME ?= 60s
+test-fuzz:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=4s
+
+fuzz:
+	@set -e; for f in $$(grep -rl --include='*_test.go' --exclude-dir=node_modules '^func Fuzz' .); do \
+		d=./$$(dirname $$f); \
+		for fn in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+			echo "fuzz $$d $$fn for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$d; \
+		done; \
+	done
 
 generate:
 	$(GO) generate ./...

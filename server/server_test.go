@@ -27,16 +27,17 @@ type testServer struct {
 	url string
 	reg *prometheus.Registry
 	agg *aggregator.Aggregator
+	srv *Server
 }
 
 // startServer runs a server with real components on 127.0.0.1: Badger in a temp dir, the
 // aggregator, a GeoIP file written for the test (1.2.3.0/24 is DE, 5.6.0.0/16 is US).
-func startServer(t *testing.T, mod func(*Options, *enrich.Options)) *testServer {
+func startServer(t testing.TB, mod func(*Options, *enrich.Options)) *testServer {
 	t.Helper()
 	return startServerAgg(t, mod, nil)
 }
 
-func startServerAgg(t *testing.T, mod func(*Options, *enrich.Options), amod func(*aggregator.Options)) *testServer {
+func startServerAgg(t testing.TB, mod func(*Options, *enrich.Options), amod func(*aggregator.Options)) *testServer {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	db, err := storage.Open(t.TempDir(), nil, reg, storage.DefaultOptions())
@@ -77,7 +78,7 @@ func startServerAgg(t *testing.T, mod func(*Options, *enrich.Options), amod func
 		enr.Close()
 		db.Close(context.Background())
 	})
-	return &testServer{url: "http://" + ln.Addr().String(), reg: reg, agg: agg}
+	return &testServer{url: "http://" + ln.Addr().String(), reg: reg, agg: agg, srv: srv}
 }
 
 func (ts *testServer) post(t *testing.T, body []byte, hdr map[string]string) (int, http.Header, []byte) {

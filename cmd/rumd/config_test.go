@@ -96,3 +96,31 @@ func TestDefaultConfigIsValid(t *testing.T) {
 		t.Fatalf("defaults %s %s", cfg.Listen, cfg.Data)
 	}
 }
+
+// FuzzConfig feeds arbitrary YAML to the config loader: it is refused with an error or
+// accepted and valid, never a panic.
+func FuzzConfig(f *testing.F) {
+	for _, s := range []string{
+		"listen: 127.0.0.1:9000\ndata: /tmp/x\n",
+		"views: [[], [page, country]]\ncaps: {page: 10}\n",
+		"page_rules: [{match: /q/:id}, {match: 're:^/u/\\d+', name: /u/:id}]\n",
+		"retention: {1m: 48h, 1h: 200h, 1d: 9000h}\n",
+		"ingest: {path: /rum, body_limit: 2048, read_timeout: 1s}\n",
+		"test_page: {probes: [{name: a, url: 'https://a.example/p.gif?r={rand}'}]}\n",
+		"rate_limit: {per_address: 0, per_prefix: 0}\ntoken: 0123456789abcdef\n",
+		"listen: [1, 2]\n", "views: {a: b}\n", "&a [*a, *a]\n", "caps: {page: -1}\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		cfg := defaultConfig()
+		if decodeConfig(raw, &cfg) != nil {
+			return
+		}
+		if err := validateConfig(&cfg); err == nil {
+			if _, err := buildOptions(&cfg); err != nil {
+				t.Fatalf("validated config fails to build: %v", err)
+			}
+		}
+	})
+}
