@@ -670,4 +670,3 @@ func (d *decoder) open(key string) bool {
 	d.skip()
 	return false
 }
-
