@@ -1,0 +1,191 @@
+//go:build integration
+
+package graphite
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"rumd/dashboards"
+	"rumd/internal/geoipfile"
+	"rumd/internal/series"
+	"rumd/internal/testutil"
+)
+
+// TestRumdServesDashboards builds the real binary, posts beacons (DESIGN §2) to
+// POST /timings, and replays every Graphite target of the shipped dashboards against it,
+// as Grafana would, checking each point against the values posted.
+func TestRumdServesDashboards(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "rumd")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/rumd").CombinedOutput(); err != nil {
+		t.Fatalf("build rumd: %v\n%s", err, out)
+	}
+	geo := testutil.MustGeoIPFile(t, geoipfile.GeoIP2Country,
+		geoipfile.Network{CIDR: "1.2.3.0/24", Country: "DE"},
+		geoipfile.Network{CIDR: "5.6.0.0/16", Country: "US"},
+		geoipfile.Network{CIDR: "9.9.9.0/24", Country: "BR"})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	var logs bytes.Buffer
+	cmd := exec.Command(bin, "serve", "--listen", addr, "--data", filepath.Join(dir, "data"), "--geoip", geo,
+		"--trusted-proxies", "127.0.0.1/32", "--rate-limit", "0", "--rate-limit-prefix", "0")
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
+	base := "http://" + addr
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if resp, err := http.Get(base + "/readyz"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rumd did not start:\n%s", logs.String())
+		}
+	}
+	if v, err := httpGet(base + "/version"); err != nil || v != Version {
+		t.Skipf("rumd serve does not mount the Graphite API yet (/version: %q, %v)", v, err)
+	}
+
+	// Post in the middle of a minute, so receive times and the test's clock agree on it.
+	for s := time.Now().Second(); s < 5 || s > 40; s = time.Now().Second() {
+		time.Sleep(200 * time.Millisecond)
+	}
+	ips := map[string]string{"DE": "1.2.3.4", "US": "5.6.7.8", "BR": "9.9.9.9"}
+	urls := map[string]string{"/questions/:id": "https://example.com/questions/%d", "/": "https://example.com/", "/search": "https://example.com/search?q=x"}
+	rng := rand.New(rand.NewPCG(5, 6))
+	var recs []series.Record
+	for batch := 0; batch < 12; batch++ {
+		country := []string{"DE", "US", "BR"}[batch%3]
+		var body []map[string]any
+		now := time.Now()
+		for i := 0; i < 40; i++ {
+			page := []string{"/questions/:id", "/", "/search"}[rng.IntN(3)]
+			u := urls[page]
+			if strings.Contains(u, "%d") {
+				u = fmt.Sprintf(u, rng.IntN(1e6))
+			}
+			ttfb := math.Round(math.Exp(rng.NormFloat64()*0.6+5.7)*10) / 10
+			lcp := ttfb + math.Round(math.Exp(rng.NormFloat64()*0.5+7)*10)/10
+			b := testutil.Beacon(now, u, ttfb, lcp)
+			variant := []string{"cdn-a", "cdn-b"}[rng.IntN(2)]
+			b["variant"] = variant
+			body = append(body, b)
+			recs = append(recs, beaconRecord(now.Unix(), page, country, variant, b))
+		}
+		req, _ := http.NewRequest("POST", base+"/timings", bytes.NewReader(testutil.MustJSON(t, body)))
+		req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
+		req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36")
+		req.Header.Set("X-Forwarded-For", ips[country])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 204 {
+			t.Fatalf("batch %d: %d %s", batch, resp.StatusCode, msg)
+		}
+	}
+	now := time.Now()
+	h := &handler{opts: DefaultOptions()}
+	e := &env{now: now, h: h, base: base, recs: recs}
+
+	// Visible within 2 s.
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var got []renderSeries
+		e.post(t, "/render", grafanaForm("A", "rumd.total.ttfb.count", "-10min", "now", 1), &got)
+		if len(got) == 1 && got[0].Datapoints[0][0] != nil && *got[0].Datapoints[0][0] == float64(len(recs)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d beacons not visible in /render within 2 s: %+v", len(recs), got)
+		}
+	}
+
+	names, _ := fs.Glob(dashboards.FS(), "*.json")
+	replayed := 0
+	for _, name := range names {
+		b, _ := fs.ReadFile(dashboards.FS(), name)
+		var d grafanaDashboard
+		if err := json.Unmarshal(b, &d); err != nil {
+			t.Fatal(err)
+		}
+		if !usesRumd(d) {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			from, _ := parseTime(d.Time.From, now)
+			until := now.Unix() + 1
+			for _, sel := range e.selections(t, d, from, until) {
+				for _, p := range d.Panels {
+					if p.Type == "row" || p.Datasource["uid"] != "rumd" {
+						continue
+					}
+					mdp := p.MaxDataPoints
+					if mdp == 0 {
+						mdp = defaultPanelPoints
+					}
+					data := 0
+					for _, tg := range p.Targets {
+						replayed++
+						data += e.replay(t, d.Title+"/"+p.Title+" ["+sel.name+"] "+interpolate(tg.Target, sel.vals), tg.RefID, interpolate(tg.Target, sel.vals), from, until, mdp)
+					}
+					if data == 0 {
+						t.Errorf("%s/%s [%s]: no data", d.Title, p.Title, sel.name)
+					}
+				}
+			}
+		})
+	}
+	t.Logf("replayed %d dashboard targets against rumd serve", replayed)
+	if resp, err := http.Get(base + "/dashboards/overview.json"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("GET /dashboards/overview.json: %v %v", resp, err)
+	}
+}
+
+// beaconRecord is what rumd must have recorded of a beacon built by testutil.Beacon, by the
+// derivations of DESIGN §2.
+func beaconRecord(at int64, page, country, variant string, b map[string]any) series.Record {
+	r := series.Record{Time: at}
+	r.Labels[series.Page] = page
+	r.Labels[series.Country] = country
+	r.Labels[series.Device] = "desktop"
+	r.Labels[series.Nav] = "navigate"
+	r.Labels[series.Variant] = variant
+	nt := b["nt"].(map[string]any)
+	v := b["vitals"].(map[string]any)
+	f := func(m map[string]any, k string) float64 { return m[k].(float64) }
+	r.Set(series.DNS, f(nt, "domainLookupEnd")-f(nt, "domainLookupStart"))
+	r.Set(series.Connect, f(nt, "connectEnd")-f(nt, "connectStart"))
+	r.Set(series.TLS, f(nt, "connectEnd")-f(nt, "secureConnectionStart"))
+	r.Set(series.TTFB, f(nt, "responseStart"))
+	r.Set(series.Download, f(nt, "responseEnd")-f(nt, "responseStart"))
+	r.Set(series.DOMInteractive, f(nt, "domInteractive"))
+	r.Set(series.DCL, f(nt, "domContentLoadedEventEnd"))
+	r.Set(series.Load, f(nt, "loadEventEnd"))
+	r.Set(series.FCP, f(v, "fcp"))
+	r.Set(series.LCP, f(v, "lcp"))
+	r.Set(series.CLS, f(v, "cls"))
+	r.Set(series.INP, float64(v["inp"].(int)))
+	return r
+}
