@@ -16,8 +16,12 @@ type funcParam struct {
 	Type     string `json:"type"`
 	Required bool   `json:"required,omitempty"`
 	Multiple bool   `json:"multiple,omitempty"`
-	Default  any    `json:"default,omitempty"`
+	Default  any      `json:"default,omitempty"`
+	Options  []string `json:"options,omitempty"`
 }
+
+// callbacks are the aggregations a grouping function accepts.
+var callbacks = []string{"merge", "sum"}
 
 // function is one supported render function.
 type function struct {
@@ -59,11 +63,11 @@ func init() {
 		{Name: "mergeSeries", Group: "Combine", Description: "One series per metric and statistic, read from the sketches of every series the path (or seriesByTag) matches, merged per step: the percentile of the whole selection, e.g. mergeSeries(rumd.page_country.$page.$country.lcp.p75) for a Grafana 'All'. A dimension node of * is merged over; a value or {a,b} filters.",
 			Params: []funcParam{seriesListParam}, call: fnMergeSeries},
 		{Name: "groupByNode", Group: "Combine", Description: "One series per value of a path node, the sketches of the rest merged per step (callback 'merge', or 'sum' for counts; percentiles are never averaged). Named by the node's value.",
-			Params: []funcParam{seriesListParam, {Name: "nodeNum", Type: "node", Required: true}, {Name: "callback", Type: "aggFunc", Default: "merge"}}, call: fnGroupByNode},
+			Params: []funcParam{seriesListParam, {Name: "nodeNum", Type: "node", Required: true}, {Name: "callback", Type: "aggFunc", Default: "merge", Options: callbacks}}, call: fnGroupByNode},
 		{Name: "groupByNodes", Group: "Combine", Description: "groupByNode for several nodes, named by their values joined by dots.",
-			Params: []funcParam{seriesListParam, {Name: "callback", Type: "aggFunc", Required: true}, {Name: "nodes", Type: "node", Multiple: true}}, call: fnGroupByNodes},
+			Params: []funcParam{seriesListParam, {Name: "callback", Type: "aggFunc", Required: true, Options: callbacks}, {Name: "nodes", Type: "node", Multiple: true}}, call: fnGroupByNodes},
 		{Name: "groupByTags", Group: "Combine", Description: "One series per combination of the given tags' values, the sketches of the rest merged per step (callback 'merge', or 'sum' for counts).",
-			Params: []funcParam{seriesListParam, {Name: "callback", Type: "aggFunc", Required: true}, {Name: "tags", Type: "tag", Multiple: true}}, call: fnGroupByTags},
+			Params: []funcParam{seriesListParam, {Name: "callback", Type: "aggFunc", Required: true, Options: callbacks}, {Name: "tags", Type: "tag", Multiple: true}}, call: fnGroupByTags},
 		{Name: "seriesByTag", Group: "Special", Description: "Tagged series: 'name=<metric>', 'stat=p95', and dimensions (page, country, device, nav, variant, probe) with =, !=, =~ and !=~.",
 			Params: []funcParam{{Name: "tagExpressions", Type: "string", Required: true, Multiple: true}}, call: func(ec *evalCtx, e *expr) ([]*tseries, error) { return ec.fetchTagged(e, nil) }},
 	} {
