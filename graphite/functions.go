@@ -12,10 +12,10 @@ import (
 // funcParam describes one parameter for /functions, in the shape graphite-web publishes and
 // Grafana's query editor reads.
 type funcParam struct {
-	Name     string `json:"name"`
-	Type     string `json:"type"`
-	Required bool   `json:"required,omitempty"`
-	Multiple bool   `json:"multiple,omitempty"`
+	Name     string   `json:"name"`
+	Type     string   `json:"type"`
+	Required bool     `json:"required,omitempty"`
+	Multiple bool     `json:"multiple,omitempty"`
 	Default  any      `json:"default,omitempty"`
 	Options  []string `json:"options,omitempty"`
 }
@@ -334,7 +334,7 @@ func fnSumSeries(ec *evalCtx, e *expr) ([]*tseries, error) {
 				if s.cnst {
 					what = "a constant line"
 				}
-				return nil, badf("not_summable", "sumSeries adds counts only, and %s is %s: percentiles cannot be added; ask for the percentile from a view without the dimensions you would sum over (e.g. rumd.total.<metric>.p95), where the sketches are merged", s.name, what)
+				return nil, badf("not_summable", "sumSeries adds counts only, and %s is %s: percentiles cannot be added. For the percentile of several series use mergeSeries(<path>) or groupByNode(<path>, <node>, 'merge'), which merge their sketches", s.name, what)
 			}
 			if !seen[s.expr] {
 				seen[s.expr] = true
