@@ -180,6 +180,8 @@ func quantiles(p *apiParams, sk *ddsketch.DDSketch) map[string]float64 {
 
 func round(v float64) float64 { return math.Round(v*1000) / 1000 }
 
+func emptySketch() *ddsketch.DDSketch { return sketch.New() }
+
 type seriesPoint struct {
 	T     int64              `json:"t"`
 	Count float64            `json:"count"`

@@ -120,15 +120,20 @@ func (s *Server) accept(b *beacon.Beacon, decodeErr error, cl *client, recv time
 	if decodeErr != nil {
 		return beacon.Malformed, decodeErr.Error()
 	}
-	if r, detail := beacon.Validate(b, recv, &s.opts.Beacon); r != beacon.OK {
-		return r, detail
-	}
 	if cl.bot {
 		return beacon.Bot, "user agent is a bot, crawler or automated browser"
 	}
+	if r, detail := beacon.Validate(b, recv, &s.opts.Beacon); r != beacon.OK {
+		return r, detail
+	}
 	var rec series.Record
 	rec.Time = recv.Unix()
-	rec.Labels[series.Page] = s.deps.Enricher.PageGroup(b.URL)
+	if b.Page != "" {
+		// The site named the page group itself; the per-window cap still bounds it.
+		rec.Labels[series.Page] = series.Clean(b.Page)
+	} else {
+		rec.Labels[series.Page] = s.deps.Enricher.PageGroup(b.URL)
+	}
 	rec.Labels[series.Country] = cl.country
 	rec.Labels[series.Device] = cl.device
 	cached, opaque := beacon.Derive(b, &rec)

@@ -166,6 +166,7 @@ func New(logger *slog.Logger, reg prometheus.Registerer, deps Deps, opts Options
 	s.app.Post(opts.IngestPath, s.ingest)
 	s.app.Get("/api/v1/series", s.series)
 	s.app.Get("/api/v1/summary", s.summary)
+	s.app.Get("/api/v1/compare", s.compare)
 	s.app.Get("/api/v1/labels", s.labels)
 	s.app.Get("/api/v1/label/:dim/values", s.labelValues)
 	s.app.Get("/metrics", s.metrics)

@@ -176,6 +176,7 @@ type Beacon struct {
 	Nav       string // one of the Nav* constants ("" if not sent: navigate)
 	Conn      string
 	Variant   string
+	Page      string // page group set by the site (snippet's data-page); "" = from the URL
 	Webdriver bool
 
 	NT     Timing // Level 2 marks; valid when HasNT

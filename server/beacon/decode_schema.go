@@ -24,6 +24,7 @@ const (
 	fNav
 	fConn
 	fVariant
+	fPage
 	fNTHop
 	fNT1Hop
 	fProbeName // the probe fields come last
@@ -72,6 +73,8 @@ func (d *decoder) settle(b *Beacon) {
 			b.Conn = v
 		case fVariant:
 			b.Variant = v
+		case fPage:
+			b.Page = v
 		case fNTHop:
 			b.NT.NextHopProtocol = v
 		case fNT1Hop:
@@ -147,6 +150,8 @@ func (d *decoder) beacon(b *Beacon) {
 			d.keep(key, fConn, 0)
 		case "variant":
 			d.keep(key, fVariant, 0)
+		case "page":
+			d.keep(key, fPage, 0)
 		case "webdriver":
 			b.Webdriver = d.boolean(key)
 		case "nt":

@@ -9,7 +9,9 @@ import "rumd/internal/series"
 // prerendered page whose mark came before activation counts 0.
 func pageMetrics(b *Beacon, vals *[series.NumPageMetrics]float64) uint16 {
 	var has uint16
-	if b.HasNT {
+	// A page restored from the back-forward cache made no request: its navigation marks
+	// describe the original load, so only its vitals (measured from the restore) count.
+	if b.HasNT && b.Nav != NavBFCache {
 		t := &b.NT.Marks
 		for _, s := range pageSpans {
 			if a, z := t[s.start], t[s.end]; a != 0 && z != 0 {

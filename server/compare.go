@@ -1,0 +1,189 @@
+package server
+
+import (
+	"math"
+
+	"github.com/gofiber/fiber/v2"
+
+	"rumd/internal/series"
+	"rumd/query"
+)
+
+// DefaultCompareQuantiles are compared when a request gives no q.
+const DefaultCompareQuantiles = "0.5,0.75,0.95"
+
+type selectionInfo struct {
+	Count   float64           `json:"count"`
+	From    int64             `json:"from"`
+	To      int64             `json:"to"`
+	Filters map[string]string `json:"filters,omitempty"`
+}
+
+type compareGroup struct {
+	Labels    map[string]string `json:"labels"`
+	A         selectionInfo     `json:"a"`
+	B         selectionInfo     `json:"b"`
+	Quantiles []deltaJSON       `json:"quantiles"`
+	Verdict   string            `json:"verdict"`
+}
+
+// deltaJSON is a query.QuantileDelta as JSON: values that do not exist (a quantile of an
+// empty side, the interval of a side too small to bound) are null.
+type deltaJSON struct {
+	Q           float64     `json:"q"`
+	A           *float64    `json:"a"`
+	B           *float64    `json:"b"`
+	Delta       *float64    `json:"delta"`
+	Rel         *float64    `json:"rel"`
+	CI          *[2]float64 `json:"ci"`
+	Significant bool        `json:"significant"`
+	Enough      bool        `json:"enough"`
+}
+
+func finite(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	r := round(v)
+	return &r
+}
+
+func toJSON(d query.QuantileDelta) deltaJSON {
+	out := deltaJSON{Q: d.Q, A: finite(d.A), B: finite(d.B), Delta: finite(d.Delta), Rel: finite(d.Rel), Significant: d.Significant, Enough: d.Enough}
+	if lo, hi := finite(d.CI[0]), finite(d.CI[1]); d.Enough && lo != nil && hi != nil {
+		out.CI = &[2]float64{*lo, *hi}
+	}
+	return out
+}
+
+type compareAnswer struct {
+	Metric string   `json:"metric"`
+	Unit   string   `json:"unit"`
+	View   []string `json:"view"`
+	compareGroup
+	Groups []compareGroup `json:"groups,omitempty"`
+}
+
+// selection is one side of a comparison: the shared parameters with its own a.* or b.*
+// overrides (a time range, dimension values).
+func (s *Server) selection(c *fiber.Ctx, p *apiParams, side string) (*apiParams, selectionInfo, error) {
+	sel := *p
+	info := selectionInfo{Filters: map[string]string{}}
+	now := s.deps.Now()
+	var err error
+	if v := c.Query(side + ".from"); v != "" {
+		if sel.From, err = query.ParseTime(v, now); err != nil {
+			return nil, info, badParam("bad_time", "%s.from: %v", side, err)
+		}
+	}
+	if v := c.Query(side + ".to"); v != "" {
+		if sel.To, err = query.ParseTime(v, now); err != nil {
+			return nil, info, badParam("bad_time", "%s.to: %v", side, err)
+		}
+	}
+	if sel.From >= sel.To {
+		return nil, info, badParam("bad_time", "%s: from (%d) must be before to (%d)", side, sel.From, sel.To)
+	}
+	info.From, info.To = sel.From, sel.To
+	for d := series.Dim(0); d < series.NumDims; d++ {
+		if v := c.Query(side + "." + d.String()); v != "" {
+			sel.Match[d] = query.Equal(v)
+			info.Filters[d.String()] = v
+		}
+	}
+	return &sel, info, nil
+}
+
+// compare answers GET /api/v1/compare: two selections (variants over one range, or two
+// time ranges over one set of filters), per quantile their values, the delta with its 95%
+// confidence interval, and a verdict in plain words. The method is documented on
+// query.QuantileDelta.
+func (s *Server) compare(c *fiber.Ctx) error {
+	defer s.timeQuery("compare")()
+	if c.Query("q") == "" {
+		c.Request().URI().QueryArgs().Set("q", DefaultCompareQuantiles)
+	}
+	p, err := s.parseParams(c, false)
+	if err != nil {
+		return s.queryError(c, err)
+	}
+	pa, infoA, err := s.selection(c, p, "a")
+	if err != nil {
+		return s.queryError(c, err)
+	}
+	pb, infoB, err := s.selection(c, p, "b")
+	if err != nil {
+		return s.queryError(c, err)
+	}
+	if len(infoA.Filters) == 0 && len(infoB.Filters) == 0 && infoA.From == infoB.From && infoA.To == infoB.To {
+		return s.queryError(c, badParam("bad_selection", "a and b are the same selection: give a.<dim>/b.<dim> values or a.from/a.to/b.from/b.to"))
+	}
+	// Both sides are read from one view, the one that holds both sides' dimensions.
+	for d := series.Dim(0); d < series.NumDims; d++ {
+		if pa.Match[d] != nil || pb.Match[d] != nil {
+			for _, sel := range []*apiParams{pa, pb} {
+				if sel.Match[d] == nil {
+					sel.Match[d] = func(string) bool { return true }
+				}
+			}
+		}
+	}
+	ra, err := s.runQuery(c, pa, 0)
+	if err != nil {
+		return s.queryError(c, err)
+	}
+	rb, err := s.runQuery(c, pb, 0)
+	if err != nil {
+		return s.queryError(c, err)
+	}
+	ans := compareAnswer{Metric: p.Metric.String(), Unit: p.Metric.Unit(), View: ra.View.Names()}
+	headline := 0
+	for i, q := range p.Quantiles {
+		if q == 0.75 || (headline == 0 && i == len(p.Quantiles)/2) {
+			headline = i
+		}
+	}
+	byKey := map[string]*query.Group{}
+	key := func(l *series.Labels) string { return string(series.AppendKey(nil, series.View{Dims: p.By}, l)) }
+	var order []string
+	for i := range ra.Groups {
+		k := key(&ra.Groups[i].Labels)
+		byKey["a"+k] = &ra.Groups[i]
+		order = append(order, k)
+	}
+	for i := range rb.Groups {
+		k := key(&rb.Groups[i].Labels)
+		byKey["b"+k] = &rb.Groups[i]
+		if byKey["a"+k] == nil {
+			order = append(order, k)
+		}
+	}
+	if len(order) == 0 {
+		order = []string{key(&series.Labels{})}
+	}
+	for _, k := range order {
+		g := compareGroup{A: infoA, B: infoB}
+		sa, sb := emptySketch(), emptySketch()
+		var labels series.Labels
+		if ga := byKey["a"+k]; ga != nil {
+			sa, labels = ga.Points[0].Sketch, ga.Labels
+		}
+		if gb := byKey["b"+k]; gb != nil {
+			sb, labels = gb.Points[0].Sketch, gb.Labels
+		}
+		g.Labels = labels.Map(p.By)
+		g.A.Count, g.B.Count = sa.GetCount(), sb.GetCount()
+		for i, q := range p.Quantiles {
+			d := query.CompareQuantile(sa, sb, q)
+			g.Quantiles = append(g.Quantiles, toJSON(d))
+			if i == headline {
+				g.Verdict = query.Verdict(d, p.Metric.Unit(), g.A.Count, g.B.Count)
+			}
+		}
+		ans.Groups = append(ans.Groups, g)
+	}
+	if len(p.By) == 0 {
+		ans.compareGroup, ans.Groups = ans.Groups[0], nil
+	}
+	return c.JSON(ans)
+}
