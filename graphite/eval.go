@@ -64,6 +64,19 @@ type evalCtx struct {
 	from, until int64
 	step        int64
 	cache       map[string]*query.Result
+	points      *int // points answered so far, shared by timeShift's copies
+}
+
+// charge counts n more points against Options.MaxPoints.
+func (ec *evalCtx) charge(n int) error {
+	if ec.points == nil {
+		ec.points = new(int)
+	}
+	*ec.points += n
+	if *ec.points > ec.h.opts.MaxPoints {
+		return badf("too_many_points", "the answer would hold more than %d points; narrow the paths (fewer wildcards) or the range, or lower maxDataPoints", ec.h.opts.MaxPoints)
+	}
+	return nil
 }
 
 // eval evaluates a series expression.
@@ -246,6 +259,10 @@ func (ec *evalCtx) fetchPath(pattern string, g *grouping) ([]*tseries, error) {
 			req.Metric = m
 			res, err := ec.run(fmt.Sprintf("p|%v|%s|%s", req.By, pattern, viewName(v)), req)
 			if err != nil {
+				return nil, err
+			}
+			_, _, n := ec.grid()
+			if err := ec.charge(max(1, len(res.Groups)) * len(stats) * n); err != nil {
 				return nil, err
 			}
 			groups := res.Groups
@@ -499,6 +516,10 @@ metrics:
 		req.Metric = m
 		res, err := ec.run(fmt.Sprintf("t|%v|%s", by, call.text), req)
 		if err != nil {
+			return nil, err
+		}
+		_, _, n := ec.grid()
+		if err := ec.charge(len(res.Groups) * len(sts) * n); err != nil {
 			return nil, err
 		}
 		for gi := range res.Groups {

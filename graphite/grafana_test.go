@@ -1,6 +1,7 @@
 package graphite
 
 import (
+	"errors"
 	"net/url"
 	"strconv"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"rumd/internal/series"
+	"rumd/query"
 )
 
 // testNow is the fixed clock of the tests: a recent time, so the aggregator opens its
@@ -479,4 +481,30 @@ func sorted(l []string) []string {
 		}
 	}
 	return out
+}
+
+func TestMaxPoints(t *testing.T) {
+	e := standardEnvSmall(t)
+	h := *e.h
+	h.opts.MaxPoints = 500
+	from := e.now.Unix() - 3600
+	for _, tc := range []struct {
+		target string
+		ok     bool
+	}{
+		{"rumd.total.ttfb.p75", true},
+		{"rumd.country.*.ttfb.*", false},
+		{"seriesByTag('name=~.*','stat=p75')", false},
+	} {
+		ex, err := parseTarget(tc.target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ec := &evalCtx{ctx: t.Context(), h: &h, from: from, until: e.now.Unix(), step: 60, cache: map[string]*query.Result{}}
+		_, err = ec.eval(ex)
+		var ae *apiError
+		if tc.ok && err != nil || !tc.ok && (!errors.As(err, &ae) || ae.reason != "too_many_points") {
+			t.Errorf("%s: %v", tc.target, err)
+		}
+	}
 }

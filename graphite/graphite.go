@@ -28,6 +28,8 @@ type Options struct {
 	Retention [storage.NumRes]time.Duration
 	// MaxFindResults bounds the nodes one /metrics/find or /metrics/expand answers.
 	MaxFindResults int
+	// MaxPoints bounds the points (series × steps) one /render answers.
+	MaxPoints int
 	// Now is the clock relative times are read against. Default time.Now.
 	Now func() time.Time
 }
@@ -38,6 +40,7 @@ func DefaultOptions() Options {
 		Prefix:         "rumd",
 		Retention:      storage.DefaultOptions().Retention,
 		MaxFindResults: 10000,
+		MaxPoints:      2_000_000,
 		Now:            time.Now,
 	}
 }
@@ -54,6 +57,9 @@ func (o Options) Validate() error {
 	}
 	if o.MaxFindResults < 1 {
 		return errors.New("max find results must be positive")
+	}
+	if o.MaxPoints < 1 {
+		return errors.New("max points must be positive")
 	}
 	if o.Now == nil {
 		return errors.New("a clock (Now) is needed")
@@ -204,7 +210,7 @@ func (h *handler) render(c *fiber.Ctx) error {
 		}
 		mdp = int(n)
 	}
-	ec := &evalCtx{ctx: c.UserContext(), h: h, from: from, until: until, step: h.stepFor(from, until, mdp), cache: map[string]*query.Result{}}
+	ec := &evalCtx{ctx: c.UserContext(), h: h, from: from, until: until, step: h.stepFor(from, until, mdp), cache: map[string]*query.Result{}, points: new(int)}
 	var all []*tseries
 	for _, t := range targets {
 		e, err := parseTarget(t)
