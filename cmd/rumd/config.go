@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -23,7 +24,7 @@ import (
 
 // Config is everything `rumd serve` can be told, from a YAML file and flags (flags win).
 type Config struct {
-	Listen   string `yaml:"listen" validate:"required,hostname_port"`
+	Listen   string `yaml:"listen" validate:"required"`
 	Data     string `yaml:"data" validate:"required"`
 	GeoIP    string `yaml:"geoip"`
 	LogLevel string `yaml:"log_level" validate:"oneof=debug info warn error"`
@@ -310,6 +311,9 @@ func validateConfig(c *Config) error {
 			return fmt.Errorf("config: %s", strings.Join(msgs, "; "))
 		}
 		return fmt.Errorf("config: %w", err)
+	}
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
+		return fmt.Errorf("config: listen: %q is not host:port (e.g. :8080 or 127.0.0.1:8080)", c.Listen)
 	}
 	_, err := buildOptions(c)
 	return err

@@ -2,6 +2,7 @@
 //
 //	rumd serve      take beacons, keep sketches, answer queries (the default)
 //	rumd loadtest   send synthetic beacon traffic and check rumd's answers
+//	rumd compare    compare two selections (variants or time ranges) of a running rumd
 //	rumd version    print the version
 package main
 
@@ -27,6 +28,8 @@ func run(args []string) int {
 		return runServe(args)
 	case "loadtest":
 		return runLoadtest(args)
+	case "compare":
+		return runCompare(args)
 	case "version":
 		fmt.Println("rumd", version)
 		return 0
@@ -45,6 +48,7 @@ func usage() {
 commands:
   serve      run the server (default); rumd serve -h lists its flags
   loadtest   send synthetic beacons to a rumd and check its answers
+  compare    compare two variants or time ranges of a running rumd, as a table
   version    print the version
 `)
 }
