@@ -75,6 +75,10 @@ func compileRule(r PageRule) (pageRule, error) {
 		}
 		return pageRule{name: r.Name, re: re}, nil
 	}
+	if len(r.Match) > maxPathScan {
+		// Paths are cut at maxPathScan bytes before rules run, so such a rule never matches.
+		return pageRule{}, fmt.Errorf("route template is %d bytes; rumd looks at the first %d bytes of a path", len(r.Match), maxPathScan)
+	}
 	segs, err := parseTemplate(r.Match)
 	if err != nil {
 		return pageRule{}, err
