@@ -104,17 +104,23 @@ func parseStat(s string) (stat, error) {
 	if len(s) < 2 || s[0] != 'p' || s[1] < '0' || s[1] > '9' {
 		return stat{}, fmt.Errorf("statistic %q is neither count nor a percentile like p95 or p99_9", s)
 	}
-	num := strings.Replace(s[1:], "_", ".", 1)
-	for _, c := range num {
-		if (c < '0' || c > '9') && c != '.' {
+	// Exact decimal scaling, so that p99_9 is 999/1000 and not 99.9/100.
+	whole, frac, _ := strings.Cut(s[1:], "_")
+	digits := whole + frac
+	if whole == "" || strings.Contains(s[1:], "_") && frac == "" || len(digits) > 15 {
+		return stat{}, fmt.Errorf("statistic %q is neither count nor a percentile like p95 or p99_9", s)
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
 			return stat{}, fmt.Errorf("statistic %q is neither count nor a percentile like p95 or p99_9", s)
 		}
 	}
-	p, err := strconv.ParseFloat(num, 64)
-	if err != nil || p > 100 || strings.HasSuffix(num, ".") {
+	n, _ := strconv.ParseUint(digits, 10, 64)
+	den := math.Pow10(len(frac) + 2)
+	if float64(n) > den {
 		return stat{}, fmt.Errorf("statistic %q is not a percentile from p0 to p100", s)
 	}
-	return stat{name: s, q: p / 100}, nil
+	return stat{name: s, q: float64(n) / den}, nil
 }
 
 // value reads the statistic from a merged sketch.

@@ -13,6 +13,13 @@ import (
 // MM/DD/YYYY, and today, yesterday, tomorrow and midnight. Absolute forms are read in UTC.
 func parseTime(s string, now time.Time) (int64, error) {
 	s = strings.TrimSpace(s)
+	// Eight digits that make a date are YYYYMMDD, as graphite-web reads them, not 1970s unix
+	// seconds.
+	if len(s) == 8 {
+		if t, err := time.ParseInLocation("20060102", s, time.UTC); err == nil && t.Year() >= 1900 {
+			return t.Unix(), nil
+		}
+	}
 	if t, err := query.ParseTime(s, now); err == nil {
 		return t, nil
 	}
