@@ -71,7 +71,7 @@ func (o Options) Validate() error {
 	if !strings.HasPrefix(o.IngestPath, "/") || strings.ContainsAny(o.IngestPath, " ?#:*") {
 		return fmt.Errorf("ingest path %q must be a plain absolute path like /timings", o.IngestPath)
 	}
-	for _, reserved := range []string{"/api/", "/metrics", "/healthz", "/readyz", "/render", "/test", "/dashboards", "/rumd.js"} {
+	for _, reserved := range []string{"/api/", "/metrics", "/healthz", "/readyz", "/render", "/test", "/dashboards", "/rumd.js", "/functions", "/version", "/tags/"} {
 		if o.IngestPath == reserved || strings.HasPrefix(o.IngestPath, reserved) {
 			return fmt.Errorf("ingest path %q collides with rumd's own %s", o.IngestPath, reserved)
 		}

@@ -18,6 +18,8 @@ import (
 
 	"rumd/aggregator"
 	beaconjs "rumd/beacon-js"
+	"rumd/dashboards"
+	"rumd/graphite"
 	"rumd/query"
 	"rumd/server"
 	"rumd/server/enrich"
@@ -77,6 +79,8 @@ func serve(ctx context.Context, logger *slog.Logger, cfg *Config, ready chan<- s
 		return err
 	}
 	eng := query.New(store, agg, o.agg.Views)
+	gopts := graphite.DefaultOptions()
+	gopts.Retention = o.storage.Retention
 	srv, err := server.New(logger.With("component", "server"), reg, server.Deps{
 		Sink:     agg,
 		Enricher: enr,
@@ -85,6 +89,8 @@ func serve(ctx context.Context, logger *slog.Logger, cfg *Config, ready chan<- s
 		Checks:   healthChecks(store, agg, enr),
 		Mounts: []func(fiber.Router) error{
 			func(r fiber.Router) error { return beaconjs.Mount(r, o.snippet) },
+			func(r fiber.Router) error { return graphite.Mount(r, eng, gopts) },
+			dashboards.Mount,
 		},
 	}, o.server)
 	if err != nil {
