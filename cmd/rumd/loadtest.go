@@ -60,7 +60,7 @@ func runLoadtest(args []string) int {
 	fs.DurationVar(&opts.Timeout, "timeout", opts.Timeout, "bound on one HTTP request")
 	fs.Var(baselineFlag{&opts.Baseline}, "baseline", "also load a bare fiber 204 handler: bare or =spawn (child process), =inproc, or =URL")
 	fs.Float64Var(&opts.BadShare, "bad-share", opts.BadShare, "share of beacons made to be rejected, spread over --reasons")
-	reasons := fs.String("reasons", "", "comma-separated rejection reasons to make (default: all of "+strings.Join(loadtest.BadReasons, ",")+")")
+	reasons := fs.String("reasons", "", "comma-separated rejection reasons to make, each with an optional integer weight as in bot:3,clock_skew:1 (default: all of "+strings.Join(loadtest.BadReasons, ",")+", evenly)")
 	fs.IntVar(&opts.Pool, "pool", opts.Pool, "distinct pre-encoded beacons to cycle through")
 	fs.Int64Var(&opts.Seed, "seed", opts.Seed, "seed of the synthetic population")
 	fs.BoolVar(&opts.UseXFF, "xff", opts.UseXFF, "send client addresses in X-Forwarded-For (rumd must trust 127.0.0.1)")
@@ -89,7 +89,12 @@ func runLoadtest(args []string) int {
 		return serveBareBaseline(*serveBaseline, opts.Path)
 	}
 	if *reasons != "" {
-		opts.Reasons = strings.Split(*reasons, ",")
+		rs, err := parseReasons(*reasons)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "rumd loadtest: --reasons: %v\n", err)
+			return 2
+		}
+		opts.Reasons = rs
 	}
 	opts.Quantiles = opts.Quantiles[:0]
 	for _, s := range strings.Split(*quantiles, ",") {
@@ -139,6 +144,26 @@ func runLoadtest(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// parseReasons reads "bot:3,clock_skew" into the rotation the pool draws bad beacons from:
+// a reason of weight w appears w times.
+func parseReasons(s string) ([]string, error) {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		name, w, hasW := strings.Cut(strings.TrimSpace(part), ":")
+		n := 1
+		if hasW {
+			var err error
+			if n, err = strconv.Atoi(w); err != nil || n < 1 || n > 100 {
+				return nil, fmt.Errorf("weight of %s must be an integer in [1, 100], got %q", name, w)
+			}
+		}
+		for range n {
+			out = append(out, name)
+		}
+	}
+	return out, nil
 }
 
 // serveBareBaseline serves the bare handler until stdin is closed (the parent went away)

@@ -320,7 +320,7 @@ func printTable(w io.Writer, benches []bench, load *loadResult) {
 			fmt.Sprintf("%.3f%% (%d compared)", 100*a.Worst.RelError, a.Compared), "≤ 1.1%")
 	}
 	if r.VisibleMs != nil {
-		fmt.Fprintf(w, "%-40s %-22s %s\n", "accepted → visible in a query", fmt.Sprintf("%.0f ms", *r.VisibleMs), "≤ 2 s")
+		fmt.Fprintf(w, "%-40s %-22s %s\n", "accepted → visible in a query", fmt.Sprintf("%.1f ms", *r.VisibleMs), "≤ 2 s")
 	}
 	fmt.Fprintf(w, "%-40s %-22s %s\n", "rumd RSS during load (max / mean)",
 		fmt.Sprintf("%.0f / %.0f MiB", float64(load.maxRSS)/(1<<20), float64(load.avgRSS)/(1<<20)), "bounded")
