@@ -84,6 +84,8 @@ type Accuracy struct {
 	Groups   int          `json:"groups"`   // (metric, group) pairs compared
 	Worst    *Comparison  `json:"worst,omitempty"`
 	PerQ     []Comparison `json:"worst_per_quantile"`
+	// PerMetric is the worst comparison of each metric, in the series model's order.
+	PerMetric []Comparison `json:"worst_per_metric"`
 	// CountMismatches lists groups whose count in rumd differs from what was accepted.
 	CountMismatches []string `json:"count_mismatches,omitempty"`
 	// Missing lists groups rumd did not return at all.
@@ -239,6 +241,7 @@ func checkAccuracy(ctx context.Context, c *apiClient, pool *Pool, accepted []uin
 	}
 	acc := &Accuracy{}
 	perQ := make([]*Comparison, len(qs))
+	perM := make([]*Comparison, series.NumPageMetrics)
 	for _, sel := range selections(pool, accepted, opts.MaxGroups) {
 		for m := range series.NumPageMetrics {
 			metric := series.Metric(m).String()
@@ -292,6 +295,10 @@ func checkAccuracy(ctx context.Context, c *apiClient, pool *Pool, accepted []uin
 						cp := cmp
 						perQ[k] = &cp
 					}
+					if perM[m] == nil || cmp.RelError > perM[m].RelError {
+						cp := cmp
+						perM[m] = &cp
+					}
 					if acc.Worst == nil || cmp.RelError > acc.Worst.RelError {
 						cp := cmp
 						acc.Worst = &cp
@@ -303,6 +310,11 @@ func checkAccuracy(ctx context.Context, c *apiClient, pool *Pool, accepted []uin
 	for _, c := range perQ {
 		if c != nil {
 			acc.PerQ = append(acc.PerQ, *c)
+		}
+	}
+	for _, c := range perM {
+		if c != nil {
+			acc.PerMetric = append(acc.PerMetric, *c)
 		}
 	}
 	return acc, nil

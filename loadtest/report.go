@@ -227,6 +227,16 @@ func (r *Report) WriteText(w io.Writer) error {
 				qLabel(c.Q), c.Metric, c.Group, c.Exact, c.Got, 100*c.RelError, c.Count)
 		}
 	}
+	if a := r.Accuracy; a != nil && len(a.PerMetric) > 0 {
+		p("  worst by metric:")
+		for i, c := range a.PerMetric {
+			if i > 0 && i%6 == 0 {
+				p("\n                  ")
+			}
+			p(" %s %.3f%%", c.Metric, 100*c.RelError)
+		}
+		p("\n")
+	}
 	if r.VisibleMs != nil {
 		p("a beacon is visible in queries %.1f ms after its 204\n", *r.VisibleMs)
 	}
