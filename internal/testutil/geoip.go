@@ -1,3 +1,6 @@
+// Package testutil holds the test helpers shared by rumd's packages. Helpers take a
+// testing.TB, are called MustX, and build real components (files in the test's temporary
+// directory), never mocks.
 package testutil
 
 import (
