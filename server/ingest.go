@@ -164,13 +164,30 @@ func (s *Server) client(c *fiber.Ctx) client {
 	if h := s.deps.Enricher.CountryHeader(); h != "" {
 		cdn = c.Get(h)
 	}
-	xff := c.Get(fiber.HeaderXForwardedFor)
+	xff := forwardedFor(c)
 	return client{
 		addr:    s.deps.Enricher.ClientAddr(peer, xff),
 		bot:     enrich.IsBot(ua),
 		country: s.deps.Enricher.Country(peer, xff, cdn),
 		device:  s.deps.Enricher.Device(ua, c.Get("Sec-CH-UA-Mobile")),
 	}
+}
+
+// forwardedFor is the X-Forwarded-For chain; several header lines are one list, in order
+// (RFC 7230 §3.2.2), so the rightmost untrusted hop is found whichever line holds it.
+func forwardedFor(c *fiber.Ctx) string {
+	lines := c.Request().Header.PeekAll(fiber.HeaderXForwardedFor)
+	switch len(lines) {
+	case 0:
+		return ""
+	case 1:
+		return string(lines[0])
+	}
+	parts := make([]string, len(lines))
+	for i, l := range lines {
+		parts[i] = string(l)
+	}
+	return strings.Join(parts, ",")
 }
 
 // retryAfter is a Retry-After value: whole seconds, at least 1.

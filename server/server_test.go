@@ -304,7 +304,17 @@ func TestCountryOnlyFromTrustedProxies(t *testing.T) {
 				e.CountryHeader = "CF-IPCountry"
 			})
 			body := testutil.MustJSON(t, testutil.Beacon(time.Now(), "/", 100, 900))
-			ts.post(t, body, map[string]string{"X-Forwarded-For": "1.2.3.4"})
+			// Two header lines: the client's own (spoofable) claim first, then what the
+			// trusted proxy appended; only the proxy's counts.
+			req, _ := http.NewRequest("POST", ts.url+"/timings", bytes.NewReader(body))
+			req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/130.0 Safari/537.36")
+			req.Header.Add("X-Forwarded-For", "5.6.7.8")
+			req.Header.Add("X-Forwarded-For", "1.2.3.4")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil || resp.StatusCode != 204 {
+				t.Fatalf("post with two XFF lines: %v %v", err, resp)
+			}
+			resp.Body.Close()
 			ts.post(t, body, map[string]string{"CF-IPCountry": "FR"})
 			var vals struct{ Values []string }
 			for deadline := time.Now().Add(5 * time.Second); ts.agg.Applied() < 2 && time.Now().Before(deadline); {
