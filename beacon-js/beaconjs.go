@@ -42,6 +42,10 @@ type Options struct {
 	// EmbedMaxSample caps, in percent, the ?sample= of /test/embed; a missing or invalid
 	// ?sample= means this ceiling.
 	EmbedMaxSample float64
+	// Experiments are A/B tests of /test and /test/embed: each of their page views picks a
+	// variant of one experiment (?experiment=, default the first) by weight, runs its
+	// probes after Probes, and reports the variant's name.
+	Experiments []Experiment
 }
 
 // DefaultOptions returns the options rumd serves when its config says nothing.
@@ -63,19 +67,8 @@ func (o Options) Validate() error {
 	if !validPercent(o.EmbedMaxSample) {
 		errs = append(errs, fmt.Errorf("embed max sample %v: want a percentage from 0 to 100", o.EmbedMaxSample))
 	}
-	seen := make(map[string]bool, len(o.Probes))
-	for i, p := range o.Probes {
-		switch {
-		case !probeName.MatchString(p.Name):
-			errs = append(errs, fmt.Errorf("probe %d name %q: want 1 to 64 of [A-Za-z0-9_.-], starting with a letter or digit", i, p.Name))
-		case seen[p.Name]:
-			errs = append(errs, fmt.Errorf("probe %d name %q: used twice", i, p.Name))
-		}
-		seen[p.Name] = true
-		if err := validProbeURL(p.URL); err != nil {
-			errs = append(errs, fmt.Errorf("probe %q: %w", p.Name, err))
-		}
-	}
+	errs = append(errs, validProbes("", o.Probes, nil)...)
+	errs = append(errs, validExperiments(o.Experiments, o.Probes)...)
 	return errors.Join(errs...)
 }
 

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 
@@ -35,7 +36,9 @@ type page struct {
 }
 
 // Mount registers GET /rumd.js, GET /test and GET /test/embed on r. It fails when opts do
-// not validate or the embedded build is broken.
+// not validate or the embedded build is broken. With experiments configured, each request
+// of a test page gets an arm of ?experiment= (default the first), picked by weight unless
+// ?variant= forces one; a name that matches nothing configured is a 404 saying so.
 func Mount(r fiber.Router, opts Options) error {
 	if err := opts.Validate(); err != nil {
 		return fmt.Errorf("beacon-js options: %w", err)
@@ -52,21 +55,25 @@ func Mount(r fiber.Router, opts Options) error {
 	if err != nil {
 		return err
 	}
-	testConfig, err := pageConfig(opts, -1)
-	if err != nil {
-		return err
-	}
-
-	r.Get("/rumd.js", snip.serve)
-	r.Get("/test", func(c *fiber.Ctx) error {
-		return test.serve(c, testConfig)
-	})
-	r.Get("/test/embed", func(c *fiber.Ctx) error {
-		cfg, err := pageConfig(opts, embedSample(c.Query("sample"), opts.EmbedMaxSample))
+	// Each page view gets its own config: its experiment arm is picked per request.
+	servePage := func(c *fiber.Ctx, p *page, sample float64) error {
+		arm, err := assign(opts.Experiments, c.Query("experiment"), c.Query("variant"), rand.Float64())
+		if err != nil {
+			c.Set(fiber.HeaderCacheControl, "no-store")
+			return c.Status(fiber.StatusNotFound).SendString(err.Error())
+		}
+		cfg, err := pageConfig(opts, sample, arm)
 		if err != nil {
 			return err
 		}
-		return embed.serve(c, cfg)
+		return p.serve(c, cfg)
+	}
+	r.Get("/rumd.js", snip.serve)
+	r.Get("/test", func(c *fiber.Ctx) error {
+		return servePage(c, test, -1)
+	})
+	r.Get("/test/embed", func(c *fiber.Ctx) error {
+		return servePage(c, embed, embedSample(c.Query("sample"), opts.EmbedMaxSample))
 	})
 	return nil
 }
@@ -189,26 +196,29 @@ func (p *page) serve(c *fiber.Ctx, config []byte) error {
 	return c.Send(body)
 }
 
-// pageConfig is the JSON a test page reads; sample < 0 leaves it out. json.Marshal escapes
-// <, > and &, so the result is safe inside a script element.
-func pageConfig(opts Options, sample float64) ([]byte, error) {
-	probes := opts.Probes
-	if probes == nil {
-		probes = []Probe{}
-	}
+// pageConfig is the JSON a test page reads: the probes to run (the global ones, then those
+// of the page view's experiment arm, if any) and the arm; sample < 0 leaves the sample rate
+// out. json.Marshal escapes <, > and &, so the result is safe inside a script element.
+func pageConfig(opts Options, sample float64, arm *assignment) ([]byte, error) {
 	type jsProbe struct {
 		Name string `json:"name"`
 		URL  string `json:"url"`
 	}
-	ps := make([]jsProbe, len(probes))
-	for i, p := range probes {
-		ps[i] = jsProbe(p)
+	ps := []jsProbe{}
+	for _, p := range opts.Probes {
+		ps = append(ps, jsProbe(p))
+	}
+	if arm != nil {
+		for _, p := range arm.probes {
+			ps = append(ps, jsProbe(p))
+		}
 	}
 	cfg := struct {
-		Endpoint string    `json:"endpoint"`
-		Probes   []jsProbe `json:"probes"`
-		Sample   *float64  `json:"sample,omitempty"`
-	}{Endpoint: opts.Endpoint, Probes: ps}
+		Endpoint   string      `json:"endpoint"`
+		Probes     []jsProbe   `json:"probes"`
+		Sample     *float64    `json:"sample,omitempty"`
+		Experiment *assignment `json:"experiment,omitempty"`
+	}{Endpoint: opts.Endpoint, Probes: ps, Experiment: arm}
 	if sample >= 0 {
 		cfg.Sample = &sample
 	}

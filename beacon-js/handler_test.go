@@ -230,3 +230,93 @@ func TestMountRejectsBadOptions(t *testing.T) {
 		t.Error("Mount accepted a 300% sample rate")
 	}
 }
+
+// armCfg is the experiment part of a test page's config.
+type armCfg struct {
+	Experiment *struct {
+		Name     string   `json:"name"`
+		Variant  string   `json:"variant"`
+		Weight   float64  `json:"weight"`
+		Total    float64  `json:"total"`
+		Forced   bool     `json:"forced"`
+		Variants []string `json:"variants"`
+	} `json:"experiment"`
+}
+
+func TestTestPageExperiments(t *testing.T) {
+	opts := DefaultOptions()
+	opts.EmbedMaxSample = 100
+	opts.Probes = []Probe{{"origin", "/probe.gif"}}
+	opts.Experiments = []Experiment{cdnSwitch(), {"h3", []Variant{{"h2", 1, nil}, {"h3-on", 1, nil}}}}
+	app := mustApp(t, opts)
+	arm := func(target string) (pageCfg, armCfg) {
+		t.Helper()
+		res, body := get(t, app, target)
+		m := configRE.FindSubmatch(body)
+		if res.StatusCode != 200 || m == nil {
+			t.Fatalf("%s: status %d, %.300s", target, res.StatusCode, body)
+		}
+		var cfg pageCfg
+		var a armCfg
+		if err := json.Unmarshal(m[1], &cfg); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(m[1], &a); err != nil || a.Experiment == nil {
+			t.Fatalf("%s: experiment config %s (%v)", target, m[1], err)
+		}
+		return cfg, a
+	}
+
+	for _, path := range []string{"/test", "/test/embed"} {
+		t.Run(path, func(t *testing.T) {
+			mustPage(t, app, path) // the headers every test page carries
+			// Weights 50/50: 200 page views all on one side would be a broken pick (p = 2^-199).
+			seen := map[string]int{}
+			for range 200 {
+				cfg, a := arm(path)
+				x := a.Experiment
+				if x.Name != "cdn-switch" || x.Forced || x.Total != 100 || x.Weight != 50 || strings.Join(x.Variants, ",") != "cdn-a,cdn-b" {
+					t.Fatalf("experiment %+v", x)
+				}
+				// The global probe first, then the arm's own.
+				want := opts.Experiments[0].Variants[0].Probes[0]
+				if x.Variant == "cdn-b" {
+					want = opts.Experiments[0].Variants[1].Probes[0]
+				}
+				if len(cfg.Probes) != 2 || cfg.Probes[0] != opts.Probes[0] || cfg.Probes[1] != want {
+					t.Fatalf("variant %s probes %+v, want origin then %+v", x.Variant, cfg.Probes, want)
+				}
+				seen[x.Variant]++
+			}
+			if seen["cdn-a"] == 0 || seen["cdn-b"] == 0 {
+				t.Errorf("variants seen %v: want both", seen)
+			}
+
+			cfg, a := arm(path + "?variant=cdn-b&sample=100")
+			if a.Experiment.Variant != "cdn-b" || !a.Experiment.Forced || len(cfg.Probes) != 2 {
+				t.Errorf("forced cdn-b: %+v, probes %+v", a.Experiment, cfg.Probes)
+			}
+			cfg, a = arm(path + "?experiment=h3")
+			if a.Experiment.Name != "h3" || len(cfg.Probes) != 1 {
+				t.Errorf("experiment h3: %+v, probes %+v", a.Experiment, cfg.Probes)
+			}
+
+			for _, q := range []string{"?experiment=nope", "?variant=cdn-c", "?experiment=h3&variant=cdn-a"} {
+				res, body := get(t, app, path+q)
+				if res.StatusCode != 404 || !bytes.Contains(body, []byte("unknown experiment or variant")) {
+					t.Errorf("%s%s: status %d %q, want 404 naming the mistake", path, q, res.StatusCode, body)
+				}
+			}
+		})
+	}
+
+	// Without experiments, the page carries no experiment and refuses to force one.
+	plain := mustApp(t, DefaultOptions())
+	_, body := get(t, plain, "/test")
+	if bytes.Contains(configRE.FindSubmatch(body)[1], []byte("experiment")) {
+		t.Errorf("config without experiments mentions one: %s", configRE.FindSubmatch(body)[1])
+	}
+	if res, _ := get(t, plain, "/test?variant=cdn-a"); res.StatusCode != 404 {
+		t.Errorf("?variant= without experiments: status %d, want 404", res.StatusCode)
+	}
+}

@@ -51,6 +51,8 @@ type rumdConfig struct {
 	SampleRate     float64
 	EmbedMaxSample float64
 	Probes         [][2]string // name, URL
+	// Extra is YAML appended as it is, e.g. an experiments: block.
+	Extra string
 }
 
 func (c rumdConfig) yaml() string {
@@ -63,6 +65,7 @@ func (c rumdConfig) yaml() string {
 	for _, p := range c.Probes {
 		fmt.Fprintf(&b, "    - name: %q\n      url: %q\n", p[0], p[1])
 	}
+	b.WriteString(c.Extra)
 	return b.String()
 }
 

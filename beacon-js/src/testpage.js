@@ -112,9 +112,33 @@ const probeRow = (p, r) => {
   return tr;
 };
 
+// renderExperiment says which experiment arm this page view got, with links that force each
+// arm, so a person can check a variant by eye.
+const renderExperiment = (x) => {
+  const p = $('experiment');
+  p.hidden = false;
+  p.setAttribute('data-variant', x.variant);
+  const b = (t) => el('b', t);
+  const how = x.forced ? 'forced by ?variant=' : 'picked at random: weight ' + x.weight + ' of ' + x.total +
+    ', ' + Math.round((100 * x.weight) / x.total) + '% of page views';
+  p.append('Experiment ', b(x.name), ': this page view got variant ', b(x.variant), ' (' + how + '). Force one: ');
+  x.variants.forEach((v, i) => {
+    const a = el('a', v);
+    a.href = '?experiment=' + encodeURIComponent(x.name) + '&variant=' + encodeURIComponent(v);
+    p.append(i ? ' · ' : '', a);
+  });
+  p.append(' · ');
+  const r = el('a', 'random');
+  r.href = '?experiment=' + encodeURIComponent(x.name);
+  p.append(r, '.');
+};
+
 guard(() => {
   const cfg = config();
   const list = cfg.probes || [];
+  const x = cfg.experiment;
+  const variant = x && x.variant;
+  if (x) renderExperiment(x);
   let view;
   const probes = [];
   const get = track(cfg.endpoint, (v) => (view = v), (v) => renderVitals(v.vitals));
@@ -126,7 +150,7 @@ guard(() => {
   $('detail').textContent = DETAIL.join(', ');
 
   const send = () => {
-    const body = view.send(view === first ? { probes } : {});
+    const body = view.send(view === first ? { variant, probes } : { variant });
     if (body) {
       $('json').textContent = JSON.stringify(JSON.parse(body), null, 2);
       $('bytes').textContent = body.length + ' bytes, sent to ' + cfg.endpoint;

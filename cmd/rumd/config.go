@@ -60,6 +60,9 @@ type Config struct {
 	Snippet        snippetConfig     `yaml:"snippet"`
 	TestPage       testPageConfig    `yaml:"test_page"`
 	ShutdownAfter  time.Duration     `yaml:"shutdown_timeout" validate:"gt=0"`
+
+	// Experiments are the A/B tests /test and /test/embed run (beaconjs checks them).
+	Experiments []beaconjs.Experiment `yaml:"experiments"`
 }
 
 type validationConfig struct {
@@ -406,8 +409,9 @@ func buildOptions(c *Config) (*options, error) {
 	o.snippet.SampleRate = c.Snippet.SampleRate
 	o.snippet.Probes = c.TestPage.Probes
 	o.snippet.EmbedMaxSample = c.TestPage.EmbedMaxSample
+	o.snippet.Experiments = c.Experiments
 	if err := o.snippet.Validate(); err != nil {
-		return nil, fmt.Errorf("config snippet/test_page: %w", err)
+		return nil, fmt.Errorf("config snippet/test_page/experiments: %w", err)
 	}
 	return o, nil
 }

@@ -124,3 +124,43 @@ func FuzzConfig(f *testing.F) {
 		}
 	})
 }
+
+func TestConfigExperiments(t *testing.T) {
+	cfg, err := loadConfig([]string{"--config", writeConfig(t, `
+test_page:
+  probes: [{name: origin, url: /probe.gif}]
+experiments:
+  - name: cdn-switch
+    variants:
+      - {name: cdn-a, weight: 50, probes: [{name: asset, url: "https://a.example.net/p.gif"}]}
+      - {name: cdn-b, weight: 50, probes: [{name: asset, url: "https://b.example.net/p.gif"}]}
+`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := buildOptions(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exps := o.snippet.Experiments
+	if len(exps) != 1 || exps[0].Name != "cdn-switch" || len(exps[0].Variants) != 2 ||
+		exps[0].Variants[1].Name != "cdn-b" || exps[0].Variants[1].Weight != 50 ||
+		exps[0].Variants[1].Probes[0].URL != "https://b.example.net/p.gif" || len(o.snippet.Probes) != 1 {
+		t.Fatalf("experiments from config: %+v", exps)
+	}
+
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"one variant", "experiments: [{name: x, variants: [{name: a, weight: 1}]}]\n", `experiment "x": has 1 variants`},
+		{"zero weight", "experiments: [{name: x, variants: [{name: a, weight: 1}, {name: b}]}]\n", `variant "b": weight 0`},
+		{"variant in two experiments", "experiments: [{name: x, variants: [{name: a, weight: 1}, {name: b, weight: 1}]}, " +
+			"{name: y, variants: [{name: a, weight: 1}, {name: c, weight: 1}]}]\n", `also used in experiment "x"`},
+		{"typo", "experiments: [{name: x, variants: [{name: a, wieght: 1}, {name: b, weight: 1}]}]\n", "field wieght not found"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := loadConfig([]string{"--config", writeConfig(t, tc.yaml)})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+}
