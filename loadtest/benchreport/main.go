@@ -151,6 +151,9 @@ type loadResult struct {
 	exit   int
 	maxRSS int64 // bytes
 	avgRSS int64
+	cpu    time.Duration // rumd's CPU time (user + system) over the whole load command
+	// bareCPU is the spawned bare handler's CPU time, as last sampled (≤ 100 ms short).
+	bareCPU time.Duration
 }
 
 // runLoad serves rumd from bin on a free loopback port with a fresh data directory and the
@@ -195,30 +198,6 @@ func runLoad(bin string, duration time.Duration, count, conns int, rate float64,
 		return nil, fmt.Errorf("%w\n%s", err, logs.String())
 	}
 
-	var mu sync.Mutex
-	var maxRSS, sumRSS, nRSS int64
-	stop := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		t := time.NewTicker(200 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-			}
-			if rss, err := rssOf(srv.Process.Pid); err == nil {
-				mu.Lock()
-				maxRSS = max(maxRSS, rss)
-				sumRSS += rss
-				nRSS++
-				mu.Unlock()
-			}
-		}
-	}()
-
 	args := []string{"loadtest", "--target", base, "--duration", duration.String(),
 		"--count", strconv.Itoa(count), "--connections", strconv.Itoa(conns),
 		"--rate", strconv.FormatFloat(rate, 'g', -1, 64), "--json"}
@@ -228,10 +207,53 @@ func runLoad(bin string, duration time.Duration, count, conns int, rate float64,
 	lt := exec.Command(bin, args...)
 	var out bytes.Buffer
 	lt.Stdout, lt.Stderr = &out, os.Stderr
-	err = lt.Run()
+	cpu0, cpuErr := cpuOf(srv.Process.Pid)
+	if err := lt.Start(); err != nil {
+		return nil, err
+	}
+
+	// Sample rumd's memory, and the CPU time of the load command's children (the spawned
+	// bare handler), until the load command exits.
+	var mu sync.Mutex
+	var maxRSS, sumRSS, nRSS int64
+	childCPU := map[int]time.Duration{}
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			mu.Lock()
+			if rss, err := rssOf(srv.Process.Pid); err == nil {
+				maxRSS = max(maxRSS, rss)
+				sumRSS += rss
+				nRSS++
+			}
+			for _, pid := range childrenOf(lt.Process.Pid) {
+				if c, err := cpuOf(pid); err == nil {
+					childCPU[pid] = max(childCPU[pid], c)
+				}
+			}
+			mu.Unlock()
+		}
+	}()
+	err = lt.Wait()
+	cpu1, cpuErr1 := cpuOf(srv.Process.Pid)
 	close(stop)
 	<-sampled
 	res := &loadResult{cmd: "rumd " + strings.Join(args, " "), maxRSS: maxRSS}
+	if cpuErr == nil && cpuErr1 == nil {
+		res.cpu = cpu1 - cpu0
+	}
+	for _, c := range childCPU {
+		res.bareCPU += c
+	}
 	if nRSS > 0 {
 		res.avgRSS = sumRSS / nRSS
 	}
@@ -262,6 +284,48 @@ func waitHealthy(base string, timeout time.Duration) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// cpuOf reads a process's user and system CPU time from /proc (in USER_HZ ticks, 100 on
+// Linux).
+func cpuOf(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, errors.New("malformed stat")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, errors.New("short stat")
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, errors.New("malformed stat times")
+	}
+	return time.Duration(ut+st) * 10 * time.Millisecond, nil
+}
+
+// childrenOf lists a process's children: on Linux each thread lists those it forked, in
+// /proc/PID/task/TID/children.
+func childrenOf(pid int) []int {
+	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	var out []int
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if p, err := strconv.Atoi(f); err == nil {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }
 
 // rssOf reads a process's resident set size from /proc.
@@ -321,6 +385,14 @@ func printTable(w io.Writer, benches []bench, load *loadResult) {
 	}
 	if r.VisibleMs != nil {
 		fmt.Fprintf(w, "%-40s %-22s %s\n", "accepted → visible in a query", fmt.Sprintf("%.1f ms", *r.VisibleMs), "≤ 2 s")
+	}
+	if r.Rumd != nil && r.Rumd.Sent > 0 && load.cpu > 0 {
+		fmt.Fprintf(w, "%-40s %-22s %s\n", "rumd CPU per beacon (all of its work)",
+			fmt.Sprintf("%.1f µs", float64(load.cpu.Microseconds())/float64(r.Rumd.Sent)), "")
+	}
+	if r.Baseline != nil && r.Baseline.Sent > 0 && load.bareCPU > 0 {
+		fmt.Fprintf(w, "%-40s %-22s %s\n", "bare handler CPU per beacon",
+			fmt.Sprintf("%.1f µs", float64(load.bareCPU.Microseconds())/float64(r.Baseline.Sent)), "")
 	}
 	fmt.Fprintf(w, "%-40s %-22s %s\n", "rumd RSS during load (max / mean)",
 		fmt.Sprintf("%.0f / %.0f MiB", float64(load.maxRSS)/(1<<20), float64(load.avgRSS)/(1<<20)), "bounded")
