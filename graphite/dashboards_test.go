@@ -43,6 +43,7 @@ type grafanaVar struct {
 	IncludeAll bool           `json:"includeAll"`
 	AllValue   string         `json:"allValue"`
 	Multi      bool           `json:"multi"`
+	Sort       int            `json:"sort"`
 	Current    struct {
 		Value any `json:"value"`
 	} `json:"current"`
@@ -179,6 +180,12 @@ func (e *env) selections(t *testing.T, d grafanaDashboard, from, until int64) []
 			for _, n := range nodes {
 				found[v.Name] = append(found[v.Name], n.Text)
 			}
+			switch v.Sort { // Grafana's alphabetical orders; the first value is the one it opens with
+			case 1:
+				sort.Strings(found[v.Name])
+			case 2:
+				sort.Sort(sort.Reverse(sort.StringSlice(found[v.Name])))
+			}
 			if v.IncludeAll {
 				if v.AllValue != "*" {
 					t.Errorf("variable %s: allValue %q; rumd's paths want *", v.Name, v.AllValue)
@@ -256,5 +263,6 @@ func (e *env) replay(t *testing.T, what, refID, target string, from, until int64
 		}
 	}
 	e.checkSeries(t, what, got)
+	e.checkCompare(t, what, refID, target, from, until, got)
 	return nonNull
 }

@@ -40,4 +40,24 @@
 // where name is the metric, stat the statistic, and every other tag a dimension with its raw
 // (unencoded) value. Dimensions named in the expressions become separate series; the rest
 // are merged, from the smallest view that holds the named ones.
+//
+// # Comparing
+//
+// A Graphite data source carries only numbers and series names, so the verdict of
+// /api/v1/compare travels in a name:
+//
+//	comparePercentiles(seriesListA, seriesListB[, details])
+//	comparePercentiles(mergeSeries(rumd.variant.cdn-a.lcp.p75), mergeSeries(rumd.variant.cdn-b.lcp.p75))
+//	comparePercentiles(timeShift(rumd.total.lcp.p75, '7d'), rumd.total.lcp.p75, true)
+//
+// merges every sketch of side a over the whole requested range (all its series and steps,
+// read as maxDataPoints=1 reads them, so a timeShift'ed side reads its shifted range) and
+// likewise side b, then compares that percentile with query.CompareQuantile. It answers one
+// point at the start of the range, its step the whole range: a series named by the verdict,
+// e.g. "b is slower at p75 by 150 ms (95% CI 120 to 180 ms)" or "no detectable difference
+// at p75 (95% CI -12 to 9 ms)", whose value is the delta b − a; with details true, also
+// "<metric> <stat> a", "… b", "… ci_low" and "… ci_high" (the 95% interval of the delta,
+// null when a side has too few page views). Every series is tagged metric, stat and compare
+// (delta, a, b, ci_low, ci_high). Each side must read one percentile of one metric from one
+// view; counts and series computed from numbers (sumSeries, constantLine) are refused.
 package graphite

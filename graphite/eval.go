@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/DataDog/sketches-go/ddsketch"
+
 	"rumd/internal/series"
 	"rumd/query"
 )
@@ -25,6 +27,12 @@ type tseries struct {
 	start  int64
 	step   int64
 	values []float64
+	// sketches are the merged sketch behind each value (nil where nothing was seen), kept
+	// when evalCtx.sketches asks, so that comparePercentiles merges a side's sketches rather
+	// than its numbers; nil for a series computed from numbers (sumSeries, constantLine,
+	// comparePercentiles).
+	sketches []*ddsketch.DDSketch
+	view     string // the view the series was read from, with sketches
 }
 
 // metricName is the metric a fetched series reads, from its tags.
@@ -65,6 +73,8 @@ type evalCtx struct {
 	step        int64
 	cache       map[string]*query.Result
 	points      *int // points answered so far, shared by timeShift's copies
+	// sketches keeps each point's sketch in the series fetched (comparePercentiles' sides).
+	sketches bool
 }
 
 // charge counts n more points against Options.MaxPoints.
@@ -127,10 +137,15 @@ func (ec *evalCtx) run(key string, req query.Request) (*query.Result, error) {
 	return r, nil
 }
 
-// newSeries lays a group's points on the step grid; missing steps are null, or 0 for counts.
-func (ec *evalCtx) newSeries(name, pathExpr string, tags map[string]string, st stat, pts []query.Point) *tseries {
+// newSeries lays a group's points, read from view, on the step grid; missing steps are
+// null, or 0 for counts.
+func (ec *evalCtx) newSeries(name, pathExpr, view string, tags map[string]string, st stat, pts []query.Point) *tseries {
 	base, step, n := ec.grid()
 	vals := make([]float64, n)
+	var sketches []*ddsketch.DDSketch
+	if ec.sketches {
+		sketches = make([]*ddsketch.DDSketch, n)
+	}
 	fill := math.NaN()
 	if st.count {
 		fill = 0
@@ -141,9 +156,12 @@ func (ec *evalCtx) newSeries(name, pathExpr string, tags map[string]string, st s
 	for _, p := range pts {
 		if i := int((p.T - base) / step); i >= 0 && i < n {
 			vals[i] = st.value(p.Sketch)
+			if sketches != nil {
+				sketches[i] = p.Sketch
+			}
 		}
 	}
-	return &tseries{name: name, expr: pathExpr, tags: tags, stat: st, start: base, step: step, values: vals}
+	return &tseries{name: name, expr: pathExpr, tags: tags, stat: st, start: base, step: step, values: vals, sketches: sketches, view: view}
 }
 
 // queryRange is what the queries read: whole steps, from the first step's start to the last
@@ -318,7 +336,7 @@ func (ec *evalCtx) fetchPath(pattern string, g *grouping) ([]*tseries, error) {
 						name = strings.Join(key, ".")
 					}
 					tags["name"] = name
-					out = append(out, ec.newSeries(name, pattern, tags, st, grp.Points))
+					out = append(out, ec.newSeries(name, pattern, viewName(v), tags, st, grp.Points))
 				}
 			}
 		}
@@ -541,7 +559,7 @@ metrics:
 						}
 					}
 				}
-				out = append(out, ec.newSeries(name, pathExpr, tags, st, grp.Points))
+				out = append(out, ec.newSeries(name, pathExpr, viewName(res.View), tags, st, grp.Points))
 			}
 		}
 	}

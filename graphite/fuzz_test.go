@@ -22,6 +22,7 @@ func FuzzRender(f *testing.F) {
 		"sumSeries(rumd.device.*.ttfb.count)",
 		"timeShift(rumd.total.ttfb.p75, '7d')",
 		"constantLine(100)",
+		"comparePercentiles(timeShift(mergeSeries(rumd.country.*.lcp.p75), '1d'), rumd.variant.*.lcp.p75, true)",
 		"limit(sortByMaxima(aliasByNode(rumd.page.*.cls.p99_9, 2, -1)), 3)",
 		"alias(rumd.total.ttfb.p75",
 		"rumd.page.%zz.ttfb.p75",

@@ -14,8 +14,8 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // TestGolden pins the JSON rumd answers to Grafana for fixed data at a fixed clock: a
-// wrapped render of several targets, a find, and /functions. Run with -update to accept a
-// deliberate change.
+// wrapped render of several targets (a comparison among them), a find, and /functions. Run
+// with -update to accept a deliberate change.
 func TestGolden(t *testing.T) {
 	now := time.Date(2025, 11, 21, 8, 0, 25, 0, time.UTC)
 	e := mustEnv(t, now, seedRecords(now, []int64{0, 60, 120, 300}, 25, 42))
@@ -34,6 +34,7 @@ func TestGolden(t *testing.T) {
 		{"/render", grafanaForm("B", "groupByNode(rumd.page_country.*.DE.lcp.p95, 2, 'merge')", "-6h", "now", 1)},
 		{"/render", grafanaForm("C", "timeShift(mergeSeries(rumd.page.~search.inp.p50), '1min')", "-3min", "now", 100)},
 		{"/render", grafanaForm("D", "sumSeries(rumd.nav.*.ttfb.p95)", "-5min", "now", 100)},
+		{"/render", grafanaForm("E", "comparePercentiles(timeShift(mergeSeries(rumd.country.*.ttfb.p75), '1min'), mergeSeries(rumd.country.*.ttfb.p75), true)", "-2min", "now", 1000)},
 		{"/metrics/find?from=-1h&until=now", url.Values{"query": {"rumd.page.*"}}},
 		{"/functions", url.Values{}},
 	} {
