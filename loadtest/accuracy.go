@@ -90,6 +90,8 @@ type Accuracy struct {
 	CountMismatches []string `json:"count_mismatches,omitempty"`
 	// Missing lists groups rumd did not return at all.
 	Missing []string `json:"missing,omitempty"`
+	// QueryErrors lists the queries rumd refused or failed.
+	QueryErrors []string `json:"query_errors,omitempty"`
 	// VisibleAfter is how long after the last send rumd's total count matched.
 	VisibleAfter float64 `json:"visible_after_s"`
 }
@@ -261,7 +263,13 @@ func checkAccuracy(ctx context.Context, c *apiClient, pool *Pool, accepted []uin
 			ans, err := c.summary(ctx, metric, from, to, qs, sel)
 			acc.Queries++
 			if err != nil {
-				return acc, err
+				// One refused query (a view rumd is not configured with, say) does not void
+				// the rest of the check; it fails it.
+				if ctx.Err() != nil {
+					return acc, err
+				}
+				acc.QueryErrors = append(acc.QueryErrors, err.Error())
+				continue
 			}
 			rows := map[string]*summaryRow{}
 			for i := range ans.Rows {

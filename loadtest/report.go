@@ -83,7 +83,7 @@ type Report struct {
 
 // evaluate fills Rejections and Problems from what the run saw.
 func (r *Report) evaluate(maxRelErr float64, metrics *Counts) {
-	r.Problems = r.Problems[:0:0]
+	// Problems found while running (the visibility waits) stay; the checks below add theirs.
 	if res := r.Rumd; res != nil {
 		if res.Errors > 0 {
 			r.Problems = append(r.Problems, fmt.Sprintf("%d sends to rumd got no answer (first: %s)", res.Errors, res.FirstError))
@@ -143,7 +143,7 @@ func (r *Report) evaluate(maxRelErr float64, metrics *Counts) {
 			r.Problems = append(r.Problems, fmt.Sprintf("accuracy: %s p%s %s: rumd %g, exact %g: error %.2f%% > %.2f%%",
 				w.Metric, qLabel(w.Q), w.Group, w.Got, w.Exact, 100*w.RelError, 100*maxRelErr))
 		}
-		if a.Compared == 0 {
+		if a.Compared == 0 && len(a.QueryErrors) == 0 {
 			r.Problems = append(r.Problems, "accuracy: nothing compared")
 		}
 		for _, m := range a.CountMismatches {
@@ -151,6 +151,9 @@ func (r *Report) evaluate(maxRelErr float64, metrics *Counts) {
 		}
 		for _, m := range a.Missing {
 			r.Problems = append(r.Problems, "missing in rumd: "+m)
+		}
+		for _, m := range a.QueryErrors {
+			r.Problems = append(r.Problems, "query: "+m)
 		}
 	}
 	r.OK = len(r.Problems) == 0

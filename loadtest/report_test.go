@@ -81,6 +81,8 @@ func TestEvaluate(t *testing.T) {
 		problems []string // substrings, one per expected problem
 	}{
 		{"all good", func(*Report) {}, &good, nil},
+		{"a problem found while running stays", func(r *Report) { r.Problems = []string{"visibility: not visible"} }, &good,
+			[]string{"visibility: not visible"}},
 		{"no metrics", func(*Report) {}, nil, nil},
 		{"fewer bots answered", func(r *Report) { r.Rumd.Rejected["bot"] = 5; r.Rumd.Rejected["malformed"] = 1 },
 			&Counts{Accepted: 90, Rejected: map[string]float64{"bot": 5, "clock_skew": 4, "malformed": 1}},
