@@ -39,6 +39,13 @@ func Run(ctx context.Context, opts Options, progress io.Writer) (*Report, error)
 	if err != nil {
 		return nil, err
 	}
+	if !opts.UseXFF {
+		// Without X-Forwarded-For every beacon comes from 127.0.0.1, which no GeoIP file
+		// places: rumd must report them all as unknown.
+		for i := range pool.Items {
+			pool.Items[i].Country = "XX"
+		}
+	}
 
 	if opts.Baseline != "" {
 		// The baseline goes first, while rumd idles, so neither run pays for the other.
