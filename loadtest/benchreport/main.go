@@ -383,6 +383,13 @@ func printTable(w io.Writer, benches []bench, load *loadResult) {
 		fmt.Fprintf(w, "%-40s %-22s %s\n", "worst quantile error (p50..p99)",
 			fmt.Sprintf("%.3f%% (%d compared)", 100*a.Worst.RelError, a.Compared), "≤ 1.1%")
 	}
+	if a := r.Accuracy; a != nil && len(a.PerMetric) > 0 {
+		var parts []string
+		for _, c := range a.PerMetric {
+			parts = append(parts, fmt.Sprintf("%s %.2f%%", c.Metric, 100*c.RelError))
+		}
+		fmt.Fprintf(w, "  by metric: %s\n", strings.Join(parts, ", "))
+	}
 	if r.VisibleMs != nil {
 		fmt.Fprintf(w, "%-40s %-22s %s\n", "accepted → visible in a query", fmt.Sprintf("%.1f ms", *r.VisibleMs), "≤ 2 s")
 	}
