@@ -157,10 +157,13 @@ func checkReport(t *testing.T, code int, rep *loadtest.Report, sent int64) {
 		rep.Rumd.Rate, rep.Rumd.Latency.P99, 100*a.Worst.RelError, a.Worst.Metric, 100*a.Worst.Q, a.Worst.Group, *rep.VisibleMs)
 }
 
+// TestLoadtestAgainstRumd runs the CLI against the real server. Every run is bounded by its
+// count; the durations are generous so that a busy machine slows the runs down rather than
+// cutting them short.
 func TestLoadtestAgainstRumd(t *testing.T) {
 	t.Run("closed loop with baseline", func(t *testing.T) {
 		base := startRumd(t, "geoip2-country")
-		code, rep := runLoadtest(t, "--target", base, "--count", "20000", "--duration", "8s",
+		code, rep := runLoadtest(t, "--target", base, "--count", "20000", "--duration", "60s",
 			"--connections", "8", "--bad-share", "0.05", "--baseline")
 		checkReport(t, code, rep, 20000)
 		if rep.Baseline == nil || rep.Ratio == nil || rep.Baseline.Accepted != rep.Baseline.Sent {
@@ -171,7 +174,7 @@ func TestLoadtestAgainstRumd(t *testing.T) {
 	})
 	t.Run("open loop, ip-location-db layout", func(t *testing.T) {
 		base := startRumd(t, "iplocation-db")
-		code, rep := runLoadtest(t, "--target", base, "--rate", "2000", "--count", "4000", "--duration", "5s",
+		code, rep := runLoadtest(t, "--target", base, "--rate", "2000", "--count", "4000", "--duration", "30s",
 			"--connections", "4", "--bad-share", "0.2", "--seed", "7")
 		checkReport(t, code, rep, 4000)
 		if rep.Rumd.Mode != "open" {
@@ -182,7 +185,7 @@ func TestLoadtestAgainstRumd(t *testing.T) {
 		// A tolerance below the sketch's own accuracy cannot be met: the tool must say so
 		// with a non-zero exit, or its passing verdicts mean nothing.
 		base := startRumd(t, "geoip2-country")
-		code, rep := runLoadtest(t, "--target", base, "--count", "3000", "--duration", "5s",
+		code, rep := runLoadtest(t, "--target", base, "--count", "3000", "--duration", "30s",
 			"--connections", "4", "--max-error", "0.0001")
 		if code != 1 || rep.OK {
 			t.Errorf("exit %d ok %v with an impossible tolerance", code, rep.OK)
