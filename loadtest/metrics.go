@@ -123,6 +123,9 @@ func (c *apiClient) scrapeCounts(ctx context.Context) (Counts, error) {
 	if err != nil {
 		return Counts{}, err
 	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return Counts{}, fmt.Errorf("GET /metrics: %w", err)
