@@ -178,7 +178,15 @@ func quantiles(p *apiParams, sk *ddsketch.DDSketch) map[string]float64 {
 	return out
 }
 
-func round(v float64) float64 { return math.Round(v*1000) / 1000 }
+// round keeps 7 significant digits: enough that no quantile loses accuracy (a CLS of 0.031
+// keeps its digits, where rounding to 3 decimals cost it 1.5%), short enough to read.
+func round(v float64) float64 {
+	if v == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return v
+	}
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 7, 64), 64)
+	return r
+}
 
 func emptySketch() *ddsketch.DDSketch { return sketch.New() }
 

@@ -412,3 +412,13 @@ func TestQueryAPIShapesAndErrors(t *testing.T) {
 		t.Fatalf("labels %v", labels.Labels)
 	}
 }
+
+func TestRoundKeepsSignificantDigits(t *testing.T) {
+	for _, tc := range []struct{ in, want float64 }{
+		{0.0312345678, 0.03123457}, {812.34567891, 812.3457}, {0, 0}, {123456789, 123456800}, {-42.25, -42.25},
+	} {
+		if got := round(tc.in); got != tc.want {
+			t.Errorf("round(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
