@@ -16,7 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/DataDog/sketches-go/ddsketch"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"rumd/internal/series"
@@ -134,6 +133,7 @@ type Aggregator struct {
 
 	minOpen atomic.Int64 // records before this window start are re-bucketed into it
 	applied atomic.Int64 // records added to sketches
+	next    atomic.Uint32 // round-robin start for Add's shard choice
 
 	cardMu sync.Mutex
 	cards  map[int64]*cardinality
@@ -158,7 +158,7 @@ type window struct {
 
 type entry struct {
 	labels series.Labels
-	sk     []*ddsketch.DDSketch // by metric offset (page or probe metrics)
+	sk     []sketch.Counts // by metric offset (page or probe metrics)
 }
 
 // Open starts the workers and the flusher.
@@ -196,12 +196,23 @@ func Open(logger *slog.Logger, reg prometheus.Registerer, store Store, opts Opti
 	return a, nil
 }
 
-// Add queues one record without blocking; ErrQueueFull when the queue is full.
+// Add takes one record without blocking. When a shard is free it is added right away in
+// the caller's goroutine (no hand-off, no wake-up); when every shard is busy it waits in
+// the queue for a worker; when the queue is full too it is refused with ErrQueueFull.
 func (a *Aggregator) Add(rec *series.Record) error {
 	a.inMu.RLock()
 	defer a.inMu.RUnlock()
 	if a.closed {
 		return ErrClosed
+	}
+	n := uint32(len(a.shards))
+	first := a.next.Add(1)
+	for i := uint32(0); i < n; i++ {
+		if sh := a.shards[(first+i)%n]; sh.mu.TryLock() {
+			a.apply(sh, rec)
+			sh.mu.Unlock()
+			return nil
+		}
 	}
 	select {
 	case a.in <- *rec:
@@ -335,7 +346,7 @@ func (a *Aggregator) entry(sh *shard, w *window, vi int, labels *series.Labels, 
 	sh.buf = series.AppendKey(sh.buf[:0], v, labels)
 	e := w.views[vi][string(sh.buf)]
 	if e == nil {
-		e = &entry{sk: make([]*ddsketch.DDSketch, n)}
+		e = &entry{sk: make([]sketch.Counts, n)}
 		for _, d := range v.Dims {
 			e.labels[d] = labels[d]
 		}
@@ -345,13 +356,11 @@ func (a *Aggregator) entry(sh *shard, w *window, vi int, labels *series.Labels, 
 }
 
 func (a *Aggregator) add(e *entry, m int, v float64) {
-	s := e.sk[m]
-	if s == nil {
-		s = sketch.New()
-		e.sk[m] = s
+	c := &e.sk[m]
+	if c.Empty() {
 		a.m.liveSketches.Inc()
 	}
-	s.Add(v) // values were validated finite and non-negative
+	c.Add(v) // values were validated finite and non-negative
 }
 
 func (a *Aggregator) cardinality(start int64) *cardinality {
@@ -413,11 +422,11 @@ func (a *Aggregator) each(fn func(w *window)) (minOpen int64) {
 	return minOpen
 }
 
-// Collect calls fn with every in-memory sketch of (view, metric) whose window starts in
+// Collect calls fn with the counts of every in-memory sketch of (view, metric) whose window starts in
 // [from, to). It returns memFrom: every window that starts before memFrom is wholly in
 // storage, and none at or after it is, so a query reads storage below memFrom and memory
 // from it. fn must not keep s.
-func (a *Aggregator) Collect(view series.Mask, m series.Metric, from, to int64, fn func(start int64, l *series.Labels, s *ddsketch.DDSketch)) (memFrom int64) {
+func (a *Aggregator) Collect(view series.Mask, m series.Metric, from, to int64, fn func(start int64, l *series.Labels, c *sketch.Counts)) (memFrom int64) {
 	vi := -1
 	for i, v := range a.views {
 		if v.Mask == view {
@@ -435,8 +444,8 @@ func (a *Aggregator) Collect(view series.Mask, m series.Metric, from, to int64, 
 			return
 		}
 		for _, e := range w.views[vi] {
-			if off < len(e.sk) && e.sk[off] != nil {
-				fn(w.start, &e.labels, e.sk[off])
+			if off < len(e.sk) && !e.sk[off].Empty() {
+				fn(w.start, &e.labels, &e.sk[off])
 			}
 		}
 	})

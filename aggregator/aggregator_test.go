@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/DataDog/sketches-go/ddsketch"
-
 	"rumd/internal/series"
 	"rumd/internal/sketch"
 	"rumd/storage"
@@ -61,8 +59,8 @@ func rec(t int64, page, country string, ttfb float64) series.Record {
 func counts(t *testing.T, a *Aggregator, st *storage.DB, view series.View, from, to int64) map[string]float64 {
 	t.Helper()
 	out := map[string]float64{}
-	memFrom := a.Collect(view.Mask, series.TTFB, from, to, func(_ int64, l *series.Labels, s *ddsketch.DDSketch) {
-		out[string(series.AppendKey(nil, view, l))] += s.GetCount()
+	memFrom := a.Collect(view.Mask, series.TTFB, from, to, func(_ int64, l *series.Labels, c *sketch.Counts) {
+		out[string(series.AppendKey(nil, view, l))] += float64(c.Count())
 	})
 	err := st.Scan(storage.Minute, view.Mask, series.TTFB, from, min(to, memFrom), func(_ int64, key, v []byte) error {
 		s, err := sketch.Decode(v)

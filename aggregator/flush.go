@@ -4,9 +4,8 @@ import (
 	"sort"
 	"time"
 
-	"github.com/DataDog/sketches-go/ddsketch"
-
 	"rumd/internal/series"
+	"rumd/internal/sketch"
 	"rumd/storage"
 )
 
@@ -108,18 +107,12 @@ func (a *Aggregator) merge(pieces []*window) (*storage.Window, int) {
 				// Pieces stay untouched: a failed write is retried from them.
 				m := merged[k]
 				if m == nil {
-					m = &entry{labels: e.labels, sk: make([]*ddsketch.DDSketch, len(e.sk))}
+					m = &entry{labels: e.labels, sk: make([]sketch.Counts, len(e.sk))}
 					merged[k] = m
 					keys = append(keys, k)
 				}
-				for i, s := range e.sk {
-					switch {
-					case s == nil:
-					case m.sk[i] == nil:
-						m.sk[i] = s.Copy()
-					default:
-						m.sk[i].MergeWith(s)
-					}
+				for i := range e.sk {
+					m.sk[i].Merge(&e.sk[i])
 				}
 			}
 		}
@@ -130,15 +123,15 @@ func (a *Aggregator) merge(pieces []*window) (*storage.Window, int) {
 			for _, d := range v.Dims {
 				values[d][e.labels[d]] = struct{}{}
 			}
-			for i, s := range e.sk {
-				if s == nil {
+			for i := range e.sk {
+				if e.sk[i].Empty() {
 					continue
 				}
 				m := series.Metric(i)
 				if first {
 					m += series.ProbeDNS
 				}
-				sw.Entries = append(sw.Entries, storage.Entry{View: v.Mask, Metric: m, Series: []byte(k), Sketch: s})
+				sw.Entries = append(sw.Entries, storage.Entry{View: v.Mask, Metric: m, Series: []byte(k), Sketch: e.sk[i].Sketch()})
 			}
 		}
 	}
@@ -153,8 +146,8 @@ func (a *Aggregator) merge(pieces []*window) (*storage.Window, int) {
 
 func countSketches(e *entry) int {
 	n := 0
-	for _, s := range e.sk {
-		if s != nil {
+	for i := range e.sk {
+		if !e.sk[i].Empty() {
 			n++
 		}
 	}

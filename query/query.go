@@ -29,7 +29,7 @@ type Store interface {
 
 // Live is what queries need of the aggregator's in-memory windows.
 type Live interface {
-	Collect(view series.Mask, m series.Metric, from, to int64, fn func(start int64, l *series.Labels, s *ddsketch.DDSketch)) (memFrom int64)
+	Collect(view series.Mask, m series.Metric, from, to int64, fn func(start int64, l *series.Labels, c *sketch.Counts)) (memFrom int64)
 	LabelValues(d series.Dim) []string
 }
 
@@ -160,9 +160,9 @@ func (e *Engine) Query(ctx context.Context, req Request) (*Result, error) {
 	acc := newAccumulator(view, &req, base, step)
 
 	// Memory first: it tells where storage ends.
-	memFrom := e.live.Collect(view.Mask, req.Metric, from, to, func(start int64, l *series.Labels, s *ddsketch.DDSketch) {
+	memFrom := e.live.Collect(view.Mask, req.Metric, from, to, func(start int64, l *series.Labels, c *sketch.Counts) {
 		if g := acc.groupOf(l); g != nil {
-			g.add(acc.stepOf(start), s)
+			c.AddTo(g.sketchAt(acc.stepOf(start)))
 		}
 	})
 	hourDone, dayDone := e.store.Rolled()
@@ -294,8 +294,6 @@ func (g *group) sketchAt(t int64) *ddsketch.DDSketch {
 	}
 	return s
 }
-
-func (g *group) add(t int64, s *ddsketch.DDSketch) { g.sketchAt(t).MergeWith(s) }
 
 func (g *group) merge(t int64, encoded []byte) error {
 	return sketch.MergeEncoded(g.sketchAt(t), encoded)

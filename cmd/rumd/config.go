@@ -47,6 +47,7 @@ type Config struct {
 		PrefixBurst int     `yaml:"prefix_burst" validate:"gte=0"`
 		Tracked     int     `yaml:"tracked" validate:"gte=1"`
 	} `yaml:"rate_limit"`
+	PprofListen  string `yaml:"pprof_listen"`
 	Token        string `yaml:"token"`
 	MetricsToken bool   `yaml:"metrics_token"`
 
@@ -228,6 +229,7 @@ func serveFlags(cfg *Config, configPath *string) *flag.FlagSet {
 	fs.Float64Var(&cfg.RateLimit.PerPrefix, "rate-limit-prefix", cfg.RateLimit.PerPrefix, "ingest requests per second per /24 (IPv4) or /64 (IPv6) (0 = off)")
 	fs.IntVar(&cfg.RateLimit.PrefixBurst, "rate-limit-prefix-burst", cfg.RateLimit.PrefixBurst, "burst per prefix")
 	fs.IntVar(&cfg.RateLimit.Tracked, "rate-limit-tracked", cfg.RateLimit.Tracked, "client addresses (and prefixes) remembered by the rate limiter")
+	fs.StringVar(&cfg.PprofListen, "pprof-listen", cfg.PprofListen, "serve Go's /debug/pprof profiles on this address (e.g. 127.0.0.1:6060); empty: off")
 	fs.StringVar(&cfg.Token, "token", cfg.Token, "bearer token required by the query, Graphite, dashboard and admin endpoints (empty: open)")
 	fs.BoolVar(&cfg.MetricsToken, "metrics-token", cfg.MetricsToken, "require the token on /metrics too")
 	fs.Var(stringList{&cfg.TrustedProxies}, "trusted-proxies", "comma-separated CIDRs whose X-Forwarded-For and country header are believed")

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -111,6 +113,17 @@ func serve(ctx context.Context, logger *slog.Logger, cfg *Config, ready chan<- s
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
+	if cfg.PprofListen != "" {
+		stopPprof, err := servePprof(cfg.PprofListen, logger)
+		if err != nil {
+			srv.Shutdown(context.Background())
+			agg.Close(context.Background())
+			enr.Close()
+			store.Close(context.Background())
+			return err
+		}
+		defer stopPprof()
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
@@ -181,4 +194,23 @@ func healthChecks(store *storage.DB, agg *aggregator.Aggregator, enr *enrich.Enr
 			return h
 		}},
 	}
+}
+
+// servePprof serves Go's profiles on their own listener, off the public port, so an operator
+// can see where a busy rumd spends its time.
+func servePprof(addr string, logger *slog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("pprof listen on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	logger.Info("pprof serving", "addr", ln.Addr().String())
+	return func() { hs.Close() }, nil
 }

@@ -234,7 +234,6 @@ func DefaultViews() []View {
 		NewView(Nav),
 		NewView(Variant),
 		NewView(Page, Country),
-		NewView(Page, Device),
 		NewView(Country, Device),
 		NewView(Variant, Country),
 		NewView(Probe),
