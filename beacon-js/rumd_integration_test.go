@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -16,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"rumd/internal/testutil"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,24 +27,7 @@ import (
 // rumdBin is the rumd binary TestMain builds from this checkout.
 var rumdBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "beaconjs-rumd-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	rumdBin = filepath.Join(dir, "rumd")
-	build := exec.Command("go", "build", "-o", rumdBin, "rumd/cmd/rumd")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build rumd:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testutil.RunWithRumd(m, &rumdBin) }
 
 // rumdConfig is the part of rumd's YAML config these tests set.
 type rumdConfig struct {
@@ -140,7 +123,7 @@ func mustStartRumd(t testing.TB, cfg rumdConfig) *rumdServer {
 	if err := os.WriteFile(cfgPath, []byte(cfg.yaml()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
+	addr := testutil.MustFreeAddr(t)
 	s := &rumdServer{URL: "http://" + addr, log: &syncBuffer{}}
 	cmd := exec.Command(rumdBin, "serve", "--listen", addr, "--data", filepath.Join(dir, "data"), "--config", cfgPath)
 	cmd.Stdout, cmd.Stderr = s.log, s.log
@@ -184,15 +167,6 @@ func mustStartRumd(t testing.TB, cfg rumdConfig) *rumdServer {
 }
 
 // freeAddr returns a 127.0.0.1 address with a port nobody listens on right now.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // counters reads rumd's own /metrics: beacons accepted, and rejected by reason.
 func (s *rumdServer) counters(t testing.TB) (accepted float64, rejected map[string]float64) {

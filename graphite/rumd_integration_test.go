@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"math"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -25,27 +24,22 @@ import (
 	"rumd/internal/testutil"
 )
 
+var rumdBin string
+
+func TestMain(m *testing.M) { testutil.RunWithRumd(m, &rumdBin) }
+
 // TestRumdServesDashboards builds the real binary, posts beacons (DESIGN §2) to
 // POST /timings, and replays every Graphite target of the shipped dashboards against it,
 // as Grafana would, checking each point against the values posted.
 func TestRumdServesDashboards(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "rumd")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/rumd").CombinedOutput(); err != nil {
-		t.Fatalf("build rumd: %v\n%s", err, out)
-	}
 	geo := testutil.MustGeoIPFile(t, geoipfile.GeoIP2Country,
 		geoipfile.Network{CIDR: "1.2.3.0/24", Country: "DE"},
 		geoipfile.Network{CIDR: "5.6.0.0/16", Country: "US"},
 		geoipfile.Network{CIDR: "9.9.9.0/24", Country: "BR"})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := testutil.MustFreeAddr(t)
 	var logs bytes.Buffer
-	cmd := exec.Command(bin, "serve", "--listen", addr, "--data", filepath.Join(dir, "data"), "--geoip", geo,
+	cmd := exec.Command(rumdBin, "serve", "--listen", addr, "--data", filepath.Join(dir, "data"), "--geoip", geo,
 		"--trusted-proxies", "127.0.0.1/32", "--rate-limit", "0", "--rate-limit-prefix", "0")
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {

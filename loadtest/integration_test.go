@@ -6,10 +6,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -17,40 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"rumd/internal/testutil"
 	"rumd/loadtest"
 )
 
 // rumdBin is the real binary, built once in TestMain.
 var rumdBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "rumd-loadtest-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	rumdBin = filepath.Join(dir, "rumd")
-	build := exec.Command("go", "build", "-o", rumdBin, "rumd/cmd/rumd")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build rumd:", err)
-		os.RemoveAll(dir)
-		os.Exit(2)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+func TestMain(m *testing.M) { testutil.RunWithRumd(m, &rumdBin) }
 
 // startRumd writes the load tool's GeoIP file with the CLI, serves rumd on loopback with a
 // fresh data directory and that file, trusting the load tool's address, and returns its
@@ -63,7 +34,7 @@ func startRumd(t *testing.T, layout string) string {
 	if err != nil {
 		t.Fatalf("rumd loadtest --write-geoip: %v\n%s", err, out)
 	}
-	addr := freeAddr(t)
+	addr := testutil.MustFreeAddr(t)
 	var logs bytes.Buffer
 	cmd := exec.Command(rumdBin, "serve", "--listen", addr, "--data", filepath.Join(dir, "data"),
 		"--geoip", geo, "--trusted-proxies", "127.0.0.1/32",

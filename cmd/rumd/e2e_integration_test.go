@@ -9,12 +9,9 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -27,20 +24,7 @@ import (
 
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "rumd-e2e")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "rumd")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build rumd: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testutil.RunWithRumd(m, &binary) }
 
 type rumd struct {
 	t    *testing.T
@@ -49,19 +33,10 @@ type rumd struct {
 	logs *bytes.Buffer
 }
 
-func freePort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // startRumd runs the real binary on 127.0.0.1 and waits until /readyz answers.
 func startRumd(t *testing.T, args ...string) *rumd {
 	t.Helper()
-	addr := freePort(t)
+	addr := testutil.MustFreeAddr(t)
 	r := &rumd{t: t, url: "http://" + addr, logs: &bytes.Buffer{}}
 	// The tests post thousands of beacons from a few addresses: no rate limit unless asked.
 	r.cmd = exec.Command(binary, append([]string{"serve", "--listen", addr, "--rate-limit", "0", "--rate-limit-prefix", "0"}, args...)...)
