@@ -231,3 +231,41 @@ func BenchmarkApply(b *testing.B) {
 		a.Apply(&recs[i%len(recs)])
 	}
 }
+
+// BenchmarkApplyScaling shows how one beacon's cost grows with the number of views and with
+// cardinality: records spread over 1, 101 or 2001 pages × 10 countries in one window.
+func BenchmarkApplyScaling(b *testing.B) {
+	all := series.DefaultViews()
+	var pageViews []series.View
+	for _, v := range all {
+		if !v.ForProbes() {
+			pageViews = append(pageViews, v)
+		}
+	}
+	for _, nViews := range []int{1, 3, 6, len(pageViews)} {
+		for _, pages := range []int{1, 101, 2001} {
+			b.Run(fmt.Sprintf("views=%d/pages=%d", nViews, pages), func(b *testing.B) {
+				c := newClock(1763683200)
+				st := mustStore(b)
+				a := mustOpen(b, st, c, func(o *Options) {
+					o.Views = pageViews[:nViews]
+					o.Caps[series.Page] = pages
+				})
+				defer a.Close(context.Background())
+				recs := make([]series.Record, 8192)
+				for i := range recs {
+					r := rec(1763683200, fmt.Sprintf("/p%d", i%pages), fmt.Sprintf("C%d", i/pages%10), float64(100+i))
+					for m := series.Metric(0); m < series.Metric(series.NumPageMetrics); m++ {
+						r.Set(m, float64(50+i*7+int(m)*30))
+					}
+					recs[i] = r
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					a.Apply(&recs[i%len(recs)])
+				}
+			})
+		}
+	}
+}
