@@ -3,6 +3,9 @@ package aggregator
 import (
 	"context"
 	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,6 +14,8 @@ import (
 	"rumd/internal/series"
 	"rumd/internal/sketch"
 	"rumd/storage"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 type clock struct{ t atomic.Int64 }
@@ -268,4 +273,58 @@ func BenchmarkApplyScaling(b *testing.B) {
 			})
 		}
 	}
+}
+
+// TestMemoryPerLiveSketch: DESIGN §6 budgets 2 KiB per live sketch on average. Records
+// with realistic timings spread over 2,000 pages × 20 countries fill one window; the heap
+// it takes, over the number of live sketches, must stay under the budget.
+func TestMemoryPerLiveSketch(t *testing.T) {
+	c := newClock(1763683200)
+	st := mustStore(t)
+	reg := prometheus.NewRegistry()
+	o := DefaultOptions()
+	o.Now, o.Tick = c.now, time.Hour
+	a, err := Open(nil, reg, st, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close(context.Background())
+	r := rand.New(rand.NewPCG(4, 2))
+	recs := make([]series.Record, 200000)
+	for i := range recs {
+		rc := rec(1763683200, fmt.Sprintf("/p%d", r.IntN(2000)), fmt.Sprintf("C%d", r.IntN(20)), 0)
+		for m := series.Metric(0); m < series.Metric(series.NumPageMetrics); m++ {
+			rc.Set(m, math.Exp(r.NormFloat64()*0.8+5+float64(m)*0.2))
+		}
+		recs[i] = rc
+	}
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := range recs {
+		a.Apply(&recs[i])
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	live := testutilGauge(t, reg, "rumd_aggregator_live_sketches")
+	per := float64(after.HeapInuse-before.HeapInuse) / live
+	t.Logf("%.0f live sketches, %.0f bytes each on average", live, per)
+	if live < 100000 || per > 2048 {
+		t.Fatalf("%.0f live sketches at %.0f bytes each; budget 2048", live, per)
+	}
+	runtime.KeepAlive(recs)
+}
+
+func testutilGauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no %s", name)
+	return 0
 }
