@@ -131,8 +131,8 @@ type Aggregator struct {
 	viewMu  sync.RWMutex
 	pending []*window // closed windows, one piece per shard, oldest first, not yet stored
 
-	minOpen atomic.Int64 // records before this window start are re-bucketed into it
-	applied atomic.Int64 // records added to sketches
+	minOpen atomic.Int64  // records before this window start are re-bucketed into it
+	applied atomic.Int64  // records added to sketches
 	next    atomic.Uint32 // round-robin start for Add's shard choice
 
 	cardMu sync.Mutex

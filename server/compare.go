@@ -12,24 +12,26 @@ import (
 // DefaultCompareQuantiles are compared when a request gives no q.
 const DefaultCompareQuantiles = "0.5,0.75,0.95"
 
-type selectionInfo struct {
+// Selection describes one side of a comparison in the answer.
+type Selection struct {
 	Count   float64           `json:"count"`
 	From    int64             `json:"from"`
 	To      int64             `json:"to"`
 	Filters map[string]string `json:"filters,omitempty"`
 }
 
-type compareGroup struct {
+// CompareGroup is the comparison of one group (all of it when there is no group-by).
+type CompareGroup struct {
 	Labels    map[string]string `json:"labels"`
-	A         selectionInfo     `json:"a"`
-	B         selectionInfo     `json:"b"`
-	Quantiles []deltaJSON       `json:"quantiles"`
+	A         Selection         `json:"a"`
+	B         Selection         `json:"b"`
+	Quantiles []Delta           `json:"quantiles"`
 	Verdict   string            `json:"verdict"`
 }
 
-// deltaJSON is a query.QuantileDelta as JSON: values that do not exist (a quantile of an
-// empty side, the interval of a side too small to bound) are null.
-type deltaJSON struct {
+// Delta is a query.QuantileDelta as JSON: values that do not exist (a quantile of an empty
+// side, the interval of a side too small to bound) are null.
+type Delta struct {
 	Q           float64     `json:"q"`
 	A           *float64    `json:"a"`
 	B           *float64    `json:"b"`
@@ -48,27 +50,28 @@ func finite(v float64) *float64 {
 	return &r
 }
 
-func toJSON(d query.QuantileDelta) deltaJSON {
-	out := deltaJSON{Q: d.Q, A: finite(d.A), B: finite(d.B), Delta: finite(d.Delta), Rel: finite(d.Rel), Significant: d.Significant, Enough: d.Enough}
+func toJSON(d query.QuantileDelta) Delta {
+	out := Delta{Q: d.Q, A: finite(d.A), B: finite(d.B), Delta: finite(d.Delta), Rel: finite(d.Rel), Significant: d.Significant, Enough: d.Enough}
 	if lo, hi := finite(d.CI[0]), finite(d.CI[1]); d.Enough && lo != nil && hi != nil {
 		out.CI = &[2]float64{*lo, *hi}
 	}
 	return out
 }
 
-type compareAnswer struct {
+// CompareAnswer is the JSON answer of GET /api/v1/compare; rumd compare reads it too.
+type CompareAnswer struct {
 	Metric string   `json:"metric"`
 	Unit   string   `json:"unit"`
 	View   []string `json:"view"`
-	compareGroup
-	Groups []compareGroup `json:"groups,omitempty"`
+	CompareGroup
+	Groups []CompareGroup `json:"groups,omitempty"`
 }
 
 // selection is one side of a comparison: the shared parameters with its own a.* or b.*
 // overrides (a time range, dimension values).
-func (s *Server) selection(c *fiber.Ctx, p *apiParams, side string) (*apiParams, selectionInfo, error) {
+func (s *Server) selection(c *fiber.Ctx, p *apiParams, side string) (*apiParams, Selection, error) {
 	sel := *p
-	info := selectionInfo{Filters: map[string]string{}}
+	info := Selection{Filters: map[string]string{}}
 	now := s.deps.Now()
 	var err error
 	if v := c.Query(side + ".from"); v != "" {
@@ -136,7 +139,7 @@ func (s *Server) compare(c *fiber.Ctx) error {
 	if err != nil {
 		return s.queryError(c, err)
 	}
-	ans := compareAnswer{Metric: p.Metric.String(), Unit: p.Metric.Unit(), View: ra.View.Names()}
+	ans := CompareAnswer{Metric: p.Metric.String(), Unit: p.Metric.Unit(), View: ra.View.Names()}
 	headline := 0
 	for i, q := range p.Quantiles {
 		if q == 0.75 || (headline == 0 && i == len(p.Quantiles)/2) {
@@ -162,7 +165,7 @@ func (s *Server) compare(c *fiber.Ctx) error {
 		order = []string{key(&series.Labels{})}
 	}
 	for _, k := range order {
-		g := compareGroup{A: infoA, B: infoB}
+		g := CompareGroup{A: infoA, B: infoB}
 		sa, sb := emptySketch(), emptySketch()
 		var labels series.Labels
 		if ga := byKey["a"+k]; ga != nil {
@@ -183,7 +186,7 @@ func (s *Server) compare(c *fiber.Ctx) error {
 		ans.Groups = append(ans.Groups, g)
 	}
 	if len(p.By) == 0 {
-		ans.compareGroup, ans.Groups = ans.Groups[0], nil
+		ans.CompareGroup, ans.Groups = ans.Groups[0], nil
 	}
 	return c.JSON(ans)
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"rumd/server"
 )
 
 // selectionFlag is --a or --b: comma-separated key=value pairs, where a key is a dimension
@@ -29,36 +31,6 @@ func (s selectionFlag) Set(v string) error {
 		s[k] = val
 	}
 	return nil
-}
-
-type compareJSON struct {
-	Metric string   `json:"metric"`
-	Unit   string   `json:"unit"`
-	View   []string `json:"view"`
-	compareGroupJSON
-	Groups []compareGroupJSON `json:"groups"`
-	Error  string             `json:"error"`
-	Reason string             `json:"reason"`
-}
-
-type compareGroupJSON struct {
-	Labels map[string]string `json:"labels"`
-	A      struct {
-		Count float64 `json:"count"`
-	} `json:"a"`
-	B struct {
-		Count float64 `json:"count"`
-	} `json:"b"`
-	Quantiles []struct {
-		Q           float64     `json:"q"`
-		A           *float64    `json:"a"`
-		B           *float64    `json:"b"`
-		Delta       *float64    `json:"delta"`
-		Rel         *float64    `json:"rel"`
-		CI          *[2]float64 `json:"ci"`
-		Significant bool        `json:"significant"`
-	} `json:"quantiles"`
-	Verdict string `json:"verdict"`
 }
 
 // runCompare is `rumd compare`: it asks a running rumd's compare API and prints the answer
@@ -122,13 +94,18 @@ func compareMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "rumd compare:", err)
 		return 1
 	}
-	var ans compareJSON
-	if err := json.Unmarshal(body, &ans); err != nil {
-		fmt.Fprintf(stderr, "rumd compare: %s answered %d: %s\n", *target, resp.StatusCode, strings.TrimSpace(string(body)))
+	if resp.StatusCode != http.StatusOK {
+		var e struct{ Error, Reason string }
+		if json.Unmarshal(body, &e) != nil || e.Reason == "" {
+			fmt.Fprintf(stderr, "rumd compare: %s answered %d: %s\n", *target, resp.StatusCode, strings.TrimSpace(string(body)))
+		} else {
+			fmt.Fprintf(stderr, "rumd compare: %s (%s)\n", e.Error, e.Reason)
+		}
 		return 1
 	}
-	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintf(stderr, "rumd compare: %s (%s)\n", ans.Error, ans.Reason)
+	var ans server.CompareAnswer
+	if err := json.Unmarshal(body, &ans); err != nil {
+		fmt.Fprintf(stderr, "rumd compare: %s answered with %v: %s\n", *target, err, strings.TrimSpace(string(body)))
 		return 1
 	}
 	if *asJSON {
@@ -151,14 +128,14 @@ func describe(s selectionFlag) string {
 	return strings.Join(parts, ",")
 }
 
-func printCompare(w io.Writer, ans *compareJSON, a, b string) {
+func printCompare(w io.Writer, ans *server.CompareAnswer, a, b string) {
 	unit := ans.Unit
 	if unit == "" {
 		unit = "unitless"
 	}
 	groups := ans.Groups
 	if len(groups) == 0 {
-		groups = []compareGroupJSON{ans.compareGroupJSON}
+		groups = []server.CompareGroup{ans.CompareGroup}
 	}
 	fmt.Fprintf(w, "%s (%s), view [%s]\n", ans.Metric, unit, strings.Join(ans.View, ","))
 	for _, g := range groups {
