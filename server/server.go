@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/compress"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"rumd/internal/series"
@@ -161,6 +162,13 @@ func New(logger *slog.Logger, reg prometheus.Registerer, deps Deps, opts Options
 		ErrorHandler:          s.handleError,
 		ReadBufferSize:        8192,
 	})
+	// Pages, query answers and dashboards go out compressed to clients that accept it (a
+	// 24-hour 1-minute series shrinks ~10×); the snippet has its own gzip copy, and ingest
+	// answers are empty.
+	s.app.Use(compress.New(compress.Config{
+		Level: compress.LevelBestSpeed,
+		Next:  func(c *fiber.Ctx) bool { return c.Method() != fiber.MethodGet || c.Path() == "/rumd.js" },
+	}))
 	s.app.Use(s.authorize)
 	s.app.Options(opts.IngestPath, s.preflight)
 	s.app.Post(opts.IngestPath, s.ingest)

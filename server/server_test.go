@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -420,5 +421,27 @@ func TestRoundKeepsSignificantDigits(t *testing.T) {
 		if got := round(tc.in); got != tc.want {
 			t.Errorf("round(%v) = %v, want %v", tc.in, got, tc.want)
 		}
+	}
+}
+
+func TestQueryAnswersAreCompressed(t *testing.T) {
+	ts := startServer(t, nil)
+	for i := 0; i < 20; i++ {
+		ts.post(t, testutil.MustJSON(t, testutil.Beacon(time.Now(), fmt.Sprintf("https://example.com/p%d/x", i), 100, 900)), nil)
+	}
+	req, _ := http.NewRequest("GET", ts.url+"/api/v1/summary?metric=ttfb&by=page&from=-1h", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := http.DefaultTransport.RoundTrip(req) // no transparent decompression
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	zr, err := gzip.NewReader(resp.Body)
+	if resp.Header.Get("Content-Encoding") != "gzip" || err != nil {
+		t.Fatalf("Content-Encoding %q, %v", resp.Header.Get("Content-Encoding"), err)
+	}
+	var sum struct{ Rows []any }
+	if err := json.NewDecoder(zr).Decode(&sum); err != nil || len(sum.Rows) == 0 {
+		t.Fatalf("decoded %v rows, %v", len(sum.Rows), err)
 	}
 }
