@@ -133,7 +133,7 @@ func TestShippedDashboards(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"rumd / Overview", "rumd / World", "rumd / Pages", "rumd / Devices and navigation types", "rumd / Before and after", "rumd / Health"} {
+	for _, want := range []string{"rumd / Overview", "rumd / World", "rumd / Pages", "rumd / Devices and navigation types", "rumd / Before and after", "rumd / Probes and experiments", "rumd / Health"} {
 		if !titles[want] {
 			t.Errorf("no dashboard titled %q", want)
 		}

@@ -83,8 +83,20 @@ func TestRumdServesDashboards(t *testing.T) {
 			b := testutil.Beacon(now, u, ttfb, lcp)
 			variant := []string{"cdn-a", "cdn-b"}[rng.IntN(2)]
 			b["variant"] = variant
+			rec := beaconRecord(now.Unix(), page, country, variant, b)
+			if i%3 == 0 { // a probe fetch, as the test page and hidden iframe send (the Probes and experiments dashboard)
+				probe := []string{"cdn-a", "cdn-b"}[rng.IntN(2)]
+				start := b["now"].(float64) - 1500
+				ttfbAt := start + math.Round(math.Exp(rng.NormFloat64()*0.5+4.4)*10)/10
+				endAt := ttfbAt + math.Round(math.Exp(rng.NormFloat64()*0.5+2.3)*10)/10
+				b["probes"] = []map[string]any{{"name": probe, "startTime": start, "fetchStart": start, "responseStart": ttfbAt, "responseEnd": endAt, "transferSize": 300}}
+				pv := series.ProbeValues{Name: probe}
+				pv.Set(series.ProbeTTFB, ttfbAt-start)
+				pv.Set(series.ProbeTotal, endAt-start)
+				rec.Probes = append(rec.Probes, pv)
+			}
 			body = append(body, b)
-			recs = append(recs, beaconRecord(now.Unix(), page, country, variant, b))
+			recs = append(recs, rec)
 		}
 		req, _ := http.NewRequest("POST", base+"/timings", bytes.NewReader(testutil.MustJSON(t, body)))
 		req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
