@@ -236,7 +236,13 @@ func (a *Aggregator) QueueCapacity() int { return cap(a.in) }
 func (a *Aggregator) PendingWindows() int {
 	a.viewMu.RLock()
 	defer a.viewMu.RUnlock()
-	return len(a.pending) / len(a.shards)
+	n, last := 0, int64(-1)
+	for _, w := range a.pending { // sorted by start: count the distinct starts
+		if w.start != last {
+			n, last = n+1, w.start
+		}
+	}
+	return n
 }
 
 // Close stops taking records, drains the queue, and writes every window, the open one
