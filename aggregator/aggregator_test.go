@@ -2,6 +2,7 @@ package aggregator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -327,4 +328,58 @@ func testutilGauge(t *testing.T, reg *prometheus.Registry, name string) float64 
 	}
 	t.Fatalf("no %s", name)
 	return 0
+}
+
+// flakyStore is the real store behind a fault: its first writes fail, as a full disk would.
+type flakyStore struct {
+	*storage.DB
+	fails int
+}
+
+func (f *flakyStore) WriteWindow(w *storage.Window) error {
+	if f.fails > 0 {
+		f.fails--
+		return errors.New("disk full")
+	}
+	return f.DB.WriteWindow(w)
+}
+
+// TestFailedWritesKeepWindowsInMemory: a window whose write fails stays pending (and
+// queryable), is counted by PendingWindows, and is written whole by a later flush.
+func TestFailedWritesKeepWindowsInMemory(t *testing.T) {
+	base := int64(1763683200)
+	c := newClock(base)
+	db := mustStore(t)
+	fs := &flakyStore{DB: db, fails: 2}
+	a := mustOpen(t, fs, c, nil)
+	defer a.Close(context.Background())
+	for m := int64(0); m < 2; m++ {
+		for i := 0; i < 50; i++ {
+			r := rec(base+m*60+1, "/", "DE", 100)
+			if err := a.Add(&r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	waitApplied(t, a, 100)
+	c.set(base + 125)
+	if err := a.flush(base + 120); err == nil {
+		t.Fatal("first flush should report the failed write")
+	}
+	if n := a.PendingWindows(); n != 2 {
+		t.Fatalf("pending windows %d, want 2", n)
+	}
+	if got := counts(t, a, db, series.NewView(), base, base+3600)[""]; got != 100 {
+		t.Fatalf("while writes fail, queries see %v of 100", got)
+	}
+	a.flush(base + 120) // fails once more
+	if err := a.flush(base + 120); err != nil {
+		t.Fatal(err)
+	}
+	if n := a.PendingWindows(); n != 0 || db.Flushed() != base+120 {
+		t.Fatalf("after recovery: %d pending, flushed until %d", n, db.Flushed()-base)
+	}
+	if got := counts(t, a, db, series.NewView(), base, base+3600)[""]; got != 100 {
+		t.Fatalf("after recovery, count %v of 100", got)
+	}
 }
