@@ -162,16 +162,17 @@ func New(logger *slog.Logger, reg prometheus.Registerer, deps Deps, opts Options
 		ErrorHandler:          s.handleError,
 		ReadBufferSize:        8192,
 	})
+	// Ingest comes first: fiber runs routes in the order they were added, so beacons never
+	// pass through the middlewares below (they need no token and carry nothing to compress).
+	s.app.Options(opts.IngestPath, s.preflight)
+	s.app.Post(opts.IngestPath, s.ingest)
 	// Pages, query answers and dashboards go out compressed to clients that accept it (a
-	// 24-hour 1-minute series shrinks ~10×); the snippet has its own gzip copy, and ingest
-	// answers are empty.
+	// 24-hour 1-minute series shrinks ~10×); the snippet has its own gzip copy.
 	s.app.Use(compress.New(compress.Config{
 		Level: compress.LevelBestSpeed,
 		Next:  func(c *fiber.Ctx) bool { return c.Method() != fiber.MethodGet || c.Path() == "/rumd.js" },
 	}))
 	s.app.Use(s.authorize)
-	s.app.Options(opts.IngestPath, s.preflight)
-	s.app.Post(opts.IngestPath, s.ingest)
 	s.app.Get("/api/v1/series", s.series)
 	s.app.Get("/api/v1/summary", s.summary)
 	s.app.Get("/api/v1/compare", s.compare)
