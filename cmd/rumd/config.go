@@ -403,6 +403,15 @@ func buildOptions(c *Config) (*options, error) {
 	if err := o.agg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
+	if len(c.TestPage.Probes) > 0 || len(c.Experiments) > 0 {
+		probeView := false
+		for _, v := range o.agg.Views {
+			probeView = probeView || v.ForProbes()
+		}
+		if !probeView {
+			return nil, errors.New("config views: probes are configured (test_page.probes or experiments) but no view holds the probe dimension, so their timings would be dropped; add [probe] (and [variant, probe] to compare variants)")
+		}
+	}
 	o.storage.Retention = [storage.NumRes]time.Duration{c.Retention.Minute, c.Retention.Hour, c.Retention.Day}
 	if err := o.storage.Validate(); err != nil {
 		return nil, fmt.Errorf("config retention: %w", err)

@@ -29,7 +29,7 @@ page_rules:
   - match: /questions/:id
   - match: 're:^/u/\d+$'
     name: /users/:id
-views: [[], [page], [country, page]]
+views: [[], [page], [country, page], [probe]]
 retention:
   1m: 48h
 validation:
@@ -51,7 +51,7 @@ test_page:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(o.agg.Views) != 3 || o.agg.Views[2].String() != "page,country" || o.storage.Retention[0] != 48*time.Hour ||
+	if len(o.agg.Views) != 4 || o.agg.Views[2].String() != "page,country" || o.storage.Retention[0] != 48*time.Hour ||
 		o.server.Beacon.MaxSkew != time.Hour || o.snippet.SampleRate != 5 || o.snippet.Endpoint != "/rum" || len(o.snippet.Probes) != 1 {
 		t.Fatalf("options from config: %+v", o)
 	}
@@ -73,6 +73,7 @@ func TestConfigErrorsNameTheOption(t *testing.T) {
 		{name: "ingest path", args: []string{"--ingest-path", "/api/v1/x"}, want: "collides"},
 		{name: "regex", yaml: "page_rules: [{match: 're:(', name: x}]\n", want: "page"},
 		{name: "stray argument", args: []string{"extra"}, want: "unexpected arguments"},
+		{name: "probes without a probe view", yaml: "views: [[], [page]]\ntest_page: {probes: [{name: a, url: 'https://a.example/p.gif'}]}\n", want: "no view holds the probe dimension"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := tc.args
