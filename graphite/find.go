@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"rumd/internal/series"
+	"rumd/query"
 )
 
 // findNode is one node of the path tree.
@@ -28,6 +29,7 @@ type walker struct {
 	out         []findNode
 	truncated   bool
 	values      map[series.Dim][]string // encoded label values, per dimension
+	narrowed    map[string]map[string]bool
 }
 
 // find lists the nodes matching pattern, at most limit of them.
@@ -60,6 +62,65 @@ func (w *walker) labelValues(d series.Dim) ([]string, error) {
 	return enc, nil
 }
 
+// narrow keeps, of the values vals of the view's j-th dimension, those that occur together
+// with the values the path already names for the dimensions before it: in a template
+// variable chain page → country, the countries offered are those of that page. It asks the
+// query engine for the counts of two common metrics grouped by the dimension (probe_total
+// for probe views) over the find range; a query it cannot answer leaves vals as they are.
+func (w *walker) narrow(view *series.View, j int, path string, vals []string) ([]string, error) {
+	parts := splitPath(path)
+	if len(parts) < 2+j {
+		return vals, nil
+	}
+	var req query.Request
+	req.From, req.To = w.from, w.until
+	key := view.String()
+	for d := 0; d < j; d++ {
+		v, err := DecodeNode(parts[2+d])
+		if err != nil {
+			return vals, nil
+		}
+		req.Match[view.Dims[d]] = query.Equal(v)
+		key += "\x00" + v
+	}
+	dim := view.Dims[j]
+	key += "\x00" + dim.String()
+	if cached, ok := w.narrowed[key]; ok {
+		return intersect(vals, cached), nil
+	}
+	req.By = []series.Dim{dim}
+	metrics := []series.Metric{series.TTFB, series.FCP}
+	if view.ForProbes() {
+		metrics = []series.Metric{series.ProbeTotal}
+	}
+	seen := map[string]bool{}
+	for _, m := range metrics {
+		req.Metric = m
+		res, err := w.h.eng.Query(w.ctx, req)
+		if err != nil {
+			return vals, nil // e.g. a range too long for the query: offer every value
+		}
+		for _, g := range res.Groups {
+			seen[EncodeNode(g.Labels[dim])] = true
+		}
+	}
+	if w.narrowed == nil {
+		w.narrowed = map[string]map[string]bool{}
+	}
+	w.narrowed[key] = seen
+	return intersect(vals, seen), nil
+}
+
+func intersect(vals []string, keep map[string]bool) []string {
+	out := make([]string, 0, len(keep))
+	for _, v := range vals {
+		if keep[v] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // visit lists the children of path at level i (view is known from level 2 on).
 func (w *walker) visit(i int, path string, view *series.View) error {
 	if w.truncated {
@@ -84,6 +145,9 @@ func (w *walker) visit(i int, path string, view *series.View) error {
 		switch j := i - 2; {
 		case j < k:
 			vals, err := w.labelValues(view.Dims[j])
+			if err == nil && j > 0 {
+				vals, err = w.narrow(view, j, path, vals)
+			}
 			if err != nil {
 				return err
 			}
