@@ -188,7 +188,6 @@ func round(v float64) float64 {
 	return r
 }
 
-func emptySketch() *ddsketch.DDSketch { return sketch.New() }
 
 type seriesPoint struct {
 	T     int64              `json:"t"`

@@ -6,6 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"rumd/internal/series"
+	"rumd/internal/sketch"
 	"rumd/query"
 )
 
@@ -166,7 +167,7 @@ func (s *Server) compare(c *fiber.Ctx) error {
 	}
 	for _, k := range order {
 		g := CompareGroup{A: infoA, B: infoB}
-		sa, sb := emptySketch(), emptySketch()
+		sa, sb := sketch.New(), sketch.New()
 		var labels series.Labels
 		if ga := byKey["a"+k]; ga != nil {
 			sa, labels = ga.Points[0].Sketch, ga.Labels
