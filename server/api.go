@@ -188,7 +188,6 @@ func round(v float64) float64 {
 	return r
 }
 
-
 type seriesPoint struct {
 	T     int64              `json:"t"`
 	Count float64            `json:"count"`
