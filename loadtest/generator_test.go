@@ -9,9 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"rumd/ingest"
+	"rumd/ingest/beacon"
+	"rumd/ingest/enrich"
 	"rumd/internal/series"
-	"rumd/server/beacon"
-	"rumd/server/enrich"
 )
 
 func mustPool(tb testing.TB, n int, bad float64, now time.Time) *Pool {
@@ -23,10 +24,15 @@ func mustPool(tb testing.TB, n int, bad float64, now time.Time) *Pool {
 	return p
 }
 
-// TestPoolAgainstServer feeds every pre-encoded beacon through rumd's own decoder,
-// validator, deriver and enricher: good beacons must be accepted with exactly the labels and
-// values the load tool will compare against, and each bad one must be rejected for the
-// reason it was made for.
+// lastRecord is an ingest sink that keeps the last record it was given.
+type lastRecord struct{ rec series.Record }
+
+func (l *lastRecord) Add(rec *series.Record) error { l.rec = *rec; return nil }
+
+// TestPoolAgainstServer feeds every pre-encoded beacon through rumd's own ingest pipeline,
+// as the server does: good beacons must be accepted with exactly the labels and values the
+// load tool will compare against, and each bad one must be rejected for the reason it was
+// made for.
 func TestPoolAgainstServer(t *testing.T) {
 	now := time.Now()
 	pool := mustPool(t, 6000, 0.2, now)
@@ -42,54 +48,44 @@ func TestPoolAgainstServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
+	sink := &lastRecord{}
+	pipe, err := ingest.New(nil, nil, e, sink, ingest.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
 	peer := netip.MustParseAddr("127.0.0.1")
 	recv := now.Add(3 * time.Second)
 
 	got := map[string]int{}
+	var res ingest.Result
 	for i := range pool.Items {
 		it := &pool.Items[i]
 		reason := "ok"
-		switch {
-		case len(it.Body) > maxBody:
+		if len(it.Body) > maxBody {
 			reason = "too_large"
-		case enrich.IsBot(it.UA):
-			reason = "bot"
-		default:
-			bs, _, err := beacon.Decode(it.Body, nil)
-			if err != nil {
-				reason = "malformed"
-				break
-			}
-			b := &bs[0]
-			r, detail := beacon.Validate(b, recv, nil)
-			reason = r.String()
-			if r != beacon.OK {
+		} else {
+			cl := pipe.Client(&ingest.Request{Peer: peer, ForwardedFor: it.IP, UserAgent: it.UA})
+			pipe.Body(it.Body, &cl, recv, &res)
+			if len(res.Refused) > 0 {
+				reason = res.Refused[0].Reason.String()
 				if it.Reason != reason {
-					t.Errorf("item %d (%s) rejected as %s: %s\n%s", i, it.Reason, reason, detail, it.Body)
+					t.Errorf("item %d (%s) rejected as %s: %s\n%s", i, it.Reason, reason, res.Refused[0].Detail, it.Body)
 				}
-				break
-			}
-			var rec series.Record
-			beacon.Derive(b, &rec)
-			for m := range series.NumPageMetrics {
-				gotHas, wantHas := rec.Has&(1<<m) != 0, it.Has&(1<<m) != 0
-				if gotHas != wantHas || rec.Values[m] != it.Values[m] {
-					t.Errorf("item %d %s: rumd derives %v (%v), load tool expects %v (%v)",
-						i, series.Metric(m), rec.Values[m], gotHas, it.Values[m], wantHas)
+			} else {
+				rec := &sink.rec
+				for m := range series.NumPageMetrics {
+					gotHas, wantHas := rec.Has&(1<<m) != 0, it.Has&(1<<m) != 0
+					if gotHas != wantHas || rec.Values[m] != it.Values[m] {
+						t.Errorf("item %d %s: rumd derives %v (%v), load tool expects %v (%v)",
+							i, series.Metric(m), rec.Values[m], gotHas, it.Values[m], wantHas)
+					}
 				}
-			}
-			if rec.Labels[series.Nav] != it.Nav || rec.Labels[series.Variant] != it.Variant {
-				t.Errorf("item %d: nav/variant %q/%q, want %q/%q", i,
-					rec.Labels[series.Nav], rec.Labels[series.Variant], it.Nav, it.Variant)
-			}
-			if g := e.PageGroup(b.URL); g != it.Page {
-				t.Errorf("item %d: page group of %s is %q, load tool expects %q", i, b.URL, g, it.Page)
-			}
-			if d := e.Device(it.UA, ""); d != it.Device {
-				t.Errorf("item %d: device of %q is %q, want %q", i, it.UA, d, it.Device)
-			}
-			if c := e.Country(peer, it.IP, ""); c != it.Country {
-				t.Errorf("item %d: country of %s is %q, want %q", i, it.IP, c, it.Country)
+				want := [...]string{series.Page: it.Page, series.Country: it.Country, series.Device: it.Device, series.Nav: it.Nav, series.Variant: it.Variant}
+				for d, w := range want {
+					if rec.Labels[d] != w {
+						t.Errorf("item %d: %s is %q, load tool expects %q (%s)", i, series.Dim(d), rec.Labels[d], w, it.Body)
+					}
+				}
 			}
 		}
 		want := it.Reason

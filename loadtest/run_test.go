@@ -17,10 +17,12 @@ import (
 	"github.com/DataDog/sketches-go/ddsketch"
 	"github.com/gofiber/fiber/v2"
 
+	"rumd/ingest"
+	"rumd/ingest/beacon"
+	"rumd/ingest/enrich"
 	"rumd/internal/series"
 	"rumd/internal/sketch"
-	"rumd/server/beacon"
-	"rumd/server/enrich"
+	"rumd/server"
 )
 
 func testOptions() Options {
@@ -88,13 +90,13 @@ func TestRunLoadBounds(t *testing.T) {
 	})
 }
 
-// miniCollector answers POST /timings as rumd's ingest does, with rumd's own decoder,
-// validator, enricher and reason mapping, and /api/v1/summary and /metrics from sketches it
-// keeps per group. skew multiplies the quantiles it reports, to test that the check
-// notices.
+// miniCollector takes POST /timings through rumd's own ingest pipeline (decoder, validator,
+// enricher, deriver) into sketches it keeps per group, and answers /api/v1/summary and
+// /metrics from them. skew multiplies the quantiles it reports and drop hides a label value,
+// to test that the load tool's checks notice a collector that is wrong.
 type miniCollector struct {
 	mu       sync.Mutex
-	e        *enrich.Enricher
+	pipe     *ingest.Pipeline
 	sketches map[string]*ddsketch.DDSketch // metric|dim|value
 	accepted int
 	rejected map[string]int
@@ -108,7 +110,10 @@ func newMiniCollector(tb testing.TB) (*miniCollector, string) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c := &miniCollector{e: e, sketches: map[string]*ddsketch.DDSketch{}, rejected: map[string]int{}, skew: 1}
+	c := &miniCollector{sketches: map[string]*ddsketch.DDSketch{}, rejected: map[string]int{}, skew: 1}
+	if c.pipe, err = ingest.New(nil, nil, e, c, ingest.DefaultOptions()); err != nil {
+		tb.Fatal(err)
+	}
 	app := fiber.New(fiber.Config{DisableStartupMessage: true, BodyLimit: 4 * maxBody})
 	app.Post("/timings", c.ingest)
 	app.Get("/api/v1/summary", c.summary)
@@ -135,30 +140,28 @@ func (c *miniCollector) reject(ctx *fiber.Ctx, r beacon.Reason) error {
 	c.mu.Lock()
 	c.rejected[r.String()]++
 	c.mu.Unlock()
-	return ctx.Status(r.Status()).JSON(fiber.Map{"error": "rejected", "reason": r.String()})
+	return ctx.Status(server.BeaconStatus(r)).JSON(fiber.Map{"error": "rejected", "reason": r.String()})
 }
 
 func (c *miniCollector) ingest(ctx *fiber.Ctx) error {
 	if len(ctx.Body()) > maxBody {
 		return c.reject(ctx, beacon.TooLarge)
 	}
-	if enrich.IsBot(string(ctx.Request().Header.UserAgent())) {
-		return c.reject(ctx, beacon.Bot)
+	cl := c.pipe.Client(&ingest.Request{UserAgent: string(ctx.Request().Header.UserAgent())})
+	var res ingest.Result
+	c.pipe.Body(ctx.Body(), &cl, time.Now(), &res)
+	if len(res.Refused) > 0 {
+		return c.reject(ctx, res.Refused[0].Reason)
 	}
-	bs, _, err := beacon.Decode(ctx.Body(), nil)
-	if err != nil {
-		return c.reject(ctx, beacon.Malformed)
-	}
-	b := &bs[0]
-	if r, _ := beacon.Validate(b, time.Now(), nil); r != beacon.OK {
-		return c.reject(ctx, r)
-	}
-	var rec series.Record
-	beacon.Derive(b, &rec)
+	return ctx.SendStatus(fiber.StatusNoContent)
+}
+
+// Add is the pipeline's sink: every page metric of the record goes into the sketch of each
+// of its labels.
+func (c *miniCollector) Add(rec *series.Record) error {
 	labels := map[string]string{
-		"": "", "page": c.e.PageGroup(b.URL), "country": "XX",
-		"device": c.e.Device(string(ctx.Request().Header.UserAgent()), ""),
-		"nav":    rec.Labels[series.Nav], "variant": rec.Labels[series.Variant],
+		"": "", "page": rec.Labels[series.Page], "country": rec.Labels[series.Country],
+		"device": rec.Labels[series.Device], "nav": rec.Labels[series.Nav], "variant": rec.Labels[series.Variant],
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -177,7 +180,7 @@ func (c *miniCollector) ingest(ctx *fiber.Ctx) error {
 			_ = s.Add(rec.Values[m])
 		}
 	}
-	return ctx.SendStatus(fiber.StatusNoContent)
+	return nil
 }
 
 func (c *miniCollector) summary(ctx *fiber.Ctx) error {

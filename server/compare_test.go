@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"rumd/ingest/enrich"
 	"rumd/internal/testutil"
-	"rumd/server/enrich"
 )
 
 type delta struct {

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"rumd/aggregator"
+	"rumd/ingest/enrich"
 	"rumd/internal/testutil"
-	"rumd/server/enrich"
 	"rumd/server/ratelimit"
 )
 

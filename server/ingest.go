@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"mime"
 	"net/netip"
 	"strconv"
@@ -11,23 +10,37 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"rumd/aggregator"
-	"rumd/internal/series"
-	"rumd/server/beacon"
-	"rumd/server/enrich"
+	"rumd/ingest"
+	"rumd/ingest/beacon"
 )
 
-// batchPool recycles the decoded-beacon slices of ingest requests.
-var batchPool = sync.Pool{New: func() any { b := make([]beacon.Beacon, 0, 1); return &b }}
+// BeaconStatus is the HTTP status that answers a beacon refused for r: the one place a Reason
+// becomes a status. 204 for OK, 413 for too_large, 429 for rate_limited, 503 for overloaded
+// and 400 for every data problem.
+func BeaconStatus(r beacon.Reason) int {
+	switch r {
+	case beacon.OK:
+		return fiber.StatusNoContent
+	case beacon.TooLarge:
+		return fiber.StatusRequestEntityTooLarge
+	case beacon.RateLimited:
+		return fiber.StatusTooManyRequests
+	case beacon.Overloaded:
+		return fiber.StatusServiceUnavailable
+	}
+	return fiber.StatusBadRequest
+}
 
-// reject answers a refused beacon: the one place a Reason becomes a status, a JSON body and
-// a count in rumd_beacons_rejected_total{reason}.
-func (s *Server) reject(c *fiber.Ctx, r beacon.Reason, detail string) error {
-	s.m.reject(r, 1)
+// reject answers a beacon refused before or by the pipeline: a status, a JSON body and (when
+// counted is false) a count in rumd_beacons_rejected_total{reason}.
+func (s *Server) reject(c *fiber.Ctx, r beacon.Reason, detail string, counted bool) error {
+	if !counted {
+		s.deps.Pipeline.Refuse(r)
+	}
 	if (r == beacon.Overloaded || r == beacon.RateLimited) && len(c.Response().Header.Peek(fiber.HeaderRetryAfter)) == 0 {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(s.opts.RetryAfter))
 	}
-	return c.Status(r.Status()).JSON(apiError{Error: detail, Reason: r.String()})
+	return c.Status(BeaconStatus(r)).JSON(apiError{Error: detail, Reason: r.String()})
 }
 
 // rejected is one refused element of a batch.
@@ -42,13 +55,8 @@ type batchAnswer struct {
 	Rejected []rejected `json:"rejected"`
 }
 
-// client is what the request itself says about the visitor, worked out once per request.
-type client struct {
-	addr    netip.Addr
-	bot     bool
-	country string
-	device  string
-}
+// resultPool recycles the pipeline's per-body results.
+var resultPool = sync.Pool{New: func() any { return new(ingest.Result) }}
 
 func (s *Server) ingest(c *fiber.Ctx) error {
 	t0 := time.Now()
@@ -59,54 +67,33 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 	}
 	recv := s.deps.Now()
 	cl := s.client(c)
-	if ok, wait := s.lim.Allow(cl.addr, recv); !ok {
+	if ok, wait := s.lim.Allow(cl.Addr, recv); !ok {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(wait))
-		return s.reject(c, beacon.RateLimited, "too many beacons from this client; retry later")
+		return s.reject(c, beacon.RateLimited, "too many beacons from this client; retry later", false)
 	}
 	if ct := c.Get(fiber.HeaderContentType); ct != "" && !acceptedType(ct) {
-		return s.reject(c, beacon.Malformed, "content type must be text/plain or application/json, got "+ct)
+		return s.reject(c, beacon.Malformed, "content type must be text/plain or application/json, got "+ct, false)
 	}
 	// Compressed bodies are refused rather than inflated: a small gzip bomb would otherwise
 	// expand far past the body limit.
 	if ce := c.Get(fiber.HeaderContentEncoding); ce != "" && !strings.EqualFold(ce, "identity") {
-		return s.reject(c, beacon.Malformed, "compressed bodies are not accepted (Content-Encoding: "+ce+")")
+		return s.reject(c, beacon.Malformed, "compressed bodies are not accepted (Content-Encoding: "+ce+")", false)
 	}
-	body := c.Request().Body() // raw: never decompressed
-	bp := batchPool.Get().(*[]beacon.Beacon)
-	defer batchPool.Put(bp)
-	beacons, errs, err := beacon.Decode(body, (*bp)[:0])
-	*bp = beacons
-	if err != nil {
-		return s.reject(c, beacon.Malformed, err.Error())
-	}
-	if !beacon.IsBatch(body) && len(beacons) == 1 {
-		var e error
-		if len(errs) > 0 {
-			e = errs[0]
-		}
-		if r, detail := s.accept(&beacons[0], e, &cl, recv); r != beacon.OK {
-			return s.reject(c, r, detail)
-		}
+	res := resultPool.Get().(*ingest.Result)
+	defer resultPool.Put(res)
+	s.deps.Pipeline.Body(c.Request().Body(), &cl, recv, res) // raw body: never decompressed
+	if len(res.Refused) == 0 {
 		return c.SendStatus(fiber.StatusNoContent)
 	}
-	ans := batchAnswer{Rejected: []rejected{}}
+	if !res.Batch {
+		o := res.Refused[0]
+		return s.reject(c, o.Reason, o.Detail, true)
+	}
+	ans := batchAnswer{Accepted: res.Accepted, Rejected: make([]rejected, len(res.Refused))}
 	var shed bool
-	for i := range beacons {
-		var e error
-		if i < len(errs) {
-			e = errs[i]
-		}
-		r, detail := s.accept(&beacons[i], e, &cl, recv)
-		if r == beacon.OK {
-			ans.Accepted++
-			continue
-		}
-		s.m.reject(r, 1)
-		shed = shed || r == beacon.Overloaded
-		ans.Rejected = append(ans.Rejected, rejected{Index: i, Reason: r.String(), Error: detail})
-	}
-	if len(ans.Rejected) == 0 {
-		return c.SendStatus(fiber.StatusNoContent)
+	for i, o := range res.Refused {
+		shed = shed || o.Reason == beacon.Overloaded
+		ans.Rejected[i] = rejected{Index: o.Index, Reason: o.Reason.String(), Error: o.Detail}
 	}
 	if shed {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(s.opts.RetryAfter))
@@ -114,63 +101,23 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusOK).JSON(ans)
 }
 
-// accept validates, enriches and hands over one decoded beacon; decodeErr is its schema
-// error from the decoder, if any.
-func (s *Server) accept(b *beacon.Beacon, decodeErr error, cl *client, recv time.Time) (beacon.Reason, string) {
-	if decodeErr != nil {
-		return beacon.Malformed, decodeErr.Error()
-	}
-	if cl.bot {
-		return beacon.Bot, "user agent is a bot, crawler or automated browser"
-	}
-	if r, detail := beacon.Validate(b, recv, &s.opts.Beacon); r != beacon.OK {
-		return r, detail
-	}
-	var rec series.Record
-	rec.Time = recv.Unix()
-	if b.Page != "" {
-		// The site named the page group itself; the per-window cap still bounds it.
-		rec.Labels[series.Page] = series.Clean(b.Page)
-	} else {
-		rec.Labels[series.Page] = s.deps.Enricher.PageGroup(b.URL)
-	}
-	rec.Labels[series.Country] = cl.country
-	rec.Labels[series.Device] = cl.device
-	cached, opaque := beacon.Derive(b, &rec)
-	if err := s.deps.Sink.Add(&rec); err != nil {
-		if errors.Is(err, aggregator.ErrQueueFull) || errors.Is(err, aggregator.ErrClosed) {
-			return beacon.Overloaded, "rumd is shedding load; retry later"
-		}
-		return beacon.Overloaded, err.Error()
-	}
-	s.m.accepted.Inc()
-	s.m.skew.Observe(beacon.Skew(b, recv))
-	if len(b.Probes) > 0 {
-		s.m.probes.WithLabelValues("cached_dropped").Add(float64(cached))
-		s.m.probes.WithLabelValues("total_only").Add(float64(opaque))
-		s.m.probes.WithLabelValues("all").Add(float64(len(b.Probes)))
-	}
-	return beacon.OK, ""
-}
-
-func (s *Server) client(c *fiber.Ctx) client {
+// client is the visitor as the pipeline sees it, from what this request says.
+func (s *Server) client(c *fiber.Ctx) ingest.Client {
 	var peer netip.Addr
 	if ip := c.Context().RemoteIP(); ip != nil {
 		peer, _ = netip.AddrFromSlice(ip)
 		peer = peer.Unmap()
 	}
-	ua := c.Get(fiber.HeaderUserAgent)
-	var cdn string
-	if h := s.deps.Enricher.CountryHeader(); h != "" {
-		cdn = c.Get(h)
+	r := ingest.Request{
+		Peer:         peer,
+		ForwardedFor: forwardedFor(c),
+		UserAgent:    c.Get(fiber.HeaderUserAgent),
+		MobileHint:   c.Get("Sec-CH-UA-Mobile"),
 	}
-	xff := forwardedFor(c)
-	return client{
-		addr:    s.deps.Enricher.ClientAddr(peer, xff),
-		bot:     enrich.IsBot(ua),
-		country: s.deps.Enricher.Country(peer, xff, cdn),
-		device:  s.deps.Enricher.Device(ua, c.Get("Sec-CH-UA-Mobile")),
+	if h := s.deps.Pipeline.CountryHeader(); h != "" {
+		r.CDNCountry = c.Get(h)
 	}
+	return s.deps.Pipeline.Client(&r)
 }
 
 // forwardedFor is the X-Forwarded-For chain; several header lines are one list, in order

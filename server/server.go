@@ -1,5 +1,5 @@
-// Package server is rumd's HTTP stage: it takes beacons in (decode, validate, enrich, hand
-// to the aggregator), answers the query API, and serves rumd's own health and metrics.
+// Package server is rumd's HTTP stage: it takes beacons in over HTTP (CORS, rate limits,
+// body limits) and hands them to the ingest pipeline, answers the query API, and serves rumd's own health and metrics.
 // Other packages add their routes (snippet and test pages, Graphite API, dashboards)
 // through Deps.Mounts.
 package server
@@ -17,10 +17,9 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/compress"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"rumd/internal/series"
+	"rumd/ingest"
+	"rumd/ingest/beacon"
 	"rumd/query"
-	"rumd/server/beacon"
-	"rumd/server/enrich"
 	"rumd/server/ratelimit"
 )
 
@@ -40,8 +39,6 @@ type Options struct {
 	IdleTimeout time.Duration
 	// RetryAfter is what a shed beacon (503) is told to wait.
 	RetryAfter time.Duration
-	// Beacon holds the validation bounds.
-	Beacon beacon.Options
 	// RateLimit bounds what one client address and one network prefix may post.
 	RateLimit ratelimit.Options
 	// Token, when set, is required as "Authorization: Bearer <token>" on everything but
@@ -62,7 +59,6 @@ func DefaultOptions() Options {
 		WriteTimeout: 10 * time.Second,
 		IdleTimeout:  60 * time.Second,
 		RetryAfter:   5 * time.Second,
-		Beacon:       beacon.DefaultOptions(),
 		RateLimit:    ratelimit.DefaultOptions(),
 	}
 }
@@ -96,21 +92,13 @@ func (o Options) Validate() error {
 	if o.Token != "" && (len(o.Token) < 16 || strings.ContainsAny(o.Token, " \t\r\n")) {
 		return errors.New("token must be at least 16 characters with no white space")
 	}
-	if err := o.RateLimit.Validate(); err != nil {
-		return err
-	}
-	return o.Beacon.Validate()
-}
-
-// Sink takes accepted beacons: the aggregator.
-type Sink interface {
-	Add(rec *series.Record) error
+	return o.RateLimit.Validate()
 }
 
 // Deps are the components the server serves.
 type Deps struct {
-	Sink     Sink
-	Enricher *enrich.Enricher
+	// Pipeline takes the beacons in.
+	Pipeline *ingest.Pipeline
 	Engine   *query.Engine
 	// Gatherer is exposed at /metrics.
 	Gatherer prometheus.Gatherer
@@ -138,8 +126,8 @@ func New(logger *slog.Logger, reg prometheus.Registerer, deps Deps, opts Options
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("server options: %w", err)
 	}
-	if deps.Sink == nil || deps.Enricher == nil || deps.Engine == nil {
-		return nil, errors.New("server needs a sink, an enricher and a query engine")
+	if deps.Pipeline == nil || deps.Engine == nil {
+		return nil, errors.New("server needs an ingest pipeline and a query engine")
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -216,7 +204,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		if c.Path() == s.opts.IngestPath {
 			s.cors.apply(c)
 		}
-		return s.reject(c, beacon.TooLarge, fmt.Sprintf("body is larger than %d bytes", s.opts.BodyLimit))
+		return s.reject(c, beacon.TooLarge, fmt.Sprintf("body is larger than %d bytes", s.opts.BodyLimit), false)
 	}
 	if code >= 500 {
 		s.log.Error("request failed", "path", c.Path(), "err", err)

@@ -14,13 +14,14 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	"rumd/aggregator"
+	"rumd/ingest"
+	"rumd/ingest/beacon"
+	"rumd/ingest/enrich"
 	"rumd/internal/geoipfile"
 	"rumd/internal/testutil"
 	"rumd/query"
-	"rumd/server/enrich"
 	"rumd/storage"
 )
 
@@ -64,7 +65,11 @@ func startServerAgg(t testing.TB, mod func(*Options, *enrich.Options), amod func
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(nil, reg, Deps{Sink: agg, Enricher: enr, Engine: query.New(db, agg, ao.Views), Gatherer: reg}, so)
+	pipe, err := ingest.New(nil, reg, enr, agg, ingest.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(nil, reg, Deps{Pipeline: pipe, Engine: query.New(db, agg, ao.Views), Gatherer: reg}, so)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,30 +127,12 @@ func (ts *testServer) get(t *testing.T, path string, into any) int {
 // counter reads one sample of a counter vector from the registry; 0 when absent.
 func (ts *testServer) counter(t *testing.T, name, label, value string) float64 {
 	t.Helper()
-	mfs, err := ts.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
+	var labels []string
+	if label != "" {
+		labels = []string{label, value}
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if label == "" || hasLabel(m, label, value) {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	return 0
-}
-
-func hasLabel(m *dto.Metric, name, value string) bool {
-	for _, l := range m.GetLabel() {
-		if l.GetName() == name && l.GetValue() == value {
-			return true
-		}
-	}
-	return false
+	v, _ := testutil.MetricValue(t, ts.reg, name, labels...)
+	return v
 }
 
 func nt(b map[string]any) map[string]any { return b["nt"].(map[string]any) }
@@ -226,6 +213,23 @@ func TestEachRejectionReason(t *testing.T) {
 				t.Fatalf("rumd_beacons_rejected_total{reason=%q} %v → %v", tc.reason, before, got)
 			}
 		})
+	}
+}
+
+func TestStatusOfEveryReason(t *testing.T) {
+	want := map[beacon.Reason]int{
+		beacon.OK: 204, beacon.Malformed: 400, beacon.TooLarge: 413, beacon.NonMonotonic: 400,
+		beacon.Negative: 400, beacon.FutureMark: 400, beacon.ClockJump: 400, beacon.ClockSkew: 400,
+		beacon.OutOfRange: 400, beacon.Concealed: 400, beacon.Bot: 400, beacon.RateLimited: 429,
+		beacon.Overloaded: 503,
+	}
+	if len(want) != len(beacon.Reasons())+1 {
+		t.Fatalf("%d reasons, the table has %d: give the new reason a status here", len(beacon.Reasons())+1, len(want))
+	}
+	for r, st := range want {
+		if got := BeaconStatus(r); got != st {
+			t.Errorf("%s: status %d, want %d", r, got, st)
+		}
 	}
 }
 

@@ -16,9 +16,10 @@ import (
 
 	"rumd/aggregator"
 	beaconjs "rumd/beacon-js"
+	"rumd/ingest"
+	"rumd/ingest/enrich"
 	"rumd/internal/series"
 	"rumd/server"
-	"rumd/server/enrich"
 	"rumd/storage"
 )
 
@@ -112,7 +113,7 @@ func defaultConfig() Config {
 	for d, n := range aggregator.DefaultCaps() {
 		c.Caps[series.Dim(d).String()] = n
 	}
-	bo := so.Beacon
+	bo := ingest.DefaultOptions().Beacon
 	c.Validation = validationConfig{bo.JumpTolerance, bo.JumpPerMille, bo.MaxSkew, bo.MaxTiming, bo.MaxCLS}
 	st := storage.DefaultOptions()
 	c.Retention = retentionConfig{st.Retention[storage.Minute], st.Retention[storage.Hour], st.Retention[storage.Day]}
@@ -347,6 +348,7 @@ func configName(ns string) string {
 // options are the components' options built from a config.
 type options struct {
 	server  server.Options
+	ingest  ingest.Options
 	enrich  enrich.Options
 	agg     aggregator.Options
 	storage storage.Options
@@ -356,6 +358,7 @@ type options struct {
 func buildOptions(c *Config) (*options, error) {
 	o := &options{
 		server:  server.DefaultOptions(),
+		ingest:  ingest.DefaultOptions(),
 		enrich:  enrich.DefaultOptions(),
 		agg:     aggregator.DefaultOptions(),
 		storage: storage.DefaultOptions(),
@@ -365,17 +368,20 @@ func buildOptions(c *Config) (*options, error) {
 	o.server.CORSOrigins = c.Ingest.CORSOrigins
 	o.server.BodyLimit = c.Ingest.BodyLimit
 	o.server.ReadTimeout, o.server.WriteTimeout, o.server.IdleTimeout = c.Ingest.ReadTimeout, c.Ingest.WriteTimeout, c.Ingest.IdleTimeout
-	o.server.Beacon.JumpTolerance = c.Validation.ClockJumpTolerance
-	o.server.Beacon.JumpPerMille = c.Validation.ClockJumpPerMille
-	o.server.Beacon.MaxSkew = c.Validation.MaxSkew
-	o.server.Beacon.MaxTiming = c.Validation.MaxTiming
-	o.server.Beacon.MaxCLS = c.Validation.MaxCLS
+	o.ingest.Beacon.JumpTolerance = c.Validation.ClockJumpTolerance
+	o.ingest.Beacon.JumpPerMille = c.Validation.ClockJumpPerMille
+	o.ingest.Beacon.MaxSkew = c.Validation.MaxSkew
+	o.ingest.Beacon.MaxTiming = c.Validation.MaxTiming
+	o.ingest.Beacon.MaxCLS = c.Validation.MaxCLS
 	o.server.RateLimit.PerAddr, o.server.RateLimit.AddrBurst = c.RateLimit.PerAddr, c.RateLimit.AddrBurst
 	o.server.RateLimit.PerPrefix, o.server.RateLimit.PrefixBurst = c.RateLimit.PerPrefix, c.RateLimit.PrefixBurst
 	o.server.RateLimit.MaxTracked = c.RateLimit.Tracked
 	o.server.Token, o.server.MetricsToken = c.Token, c.MetricsToken
 	if err := o.server.Validate(); err != nil {
-		return nil, fmt.Errorf("config ingest/validation: %w", err)
+		return nil, fmt.Errorf("config ingest: %w", err)
+	}
+	if err := o.ingest.Validate(); err != nil {
+		return nil, fmt.Errorf("config validation: %w", err)
 	}
 	o.enrich.GeoIPPath = c.GeoIP
 	o.enrich.TrustedProxies = c.TrustedProxies

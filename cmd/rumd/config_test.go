@@ -52,7 +52,7 @@ test_page:
 		t.Fatal(err)
 	}
 	if len(o.agg.Views) != 4 || o.agg.Views[2].String() != "page,country" || o.storage.Retention[0] != 48*time.Hour ||
-		o.server.Beacon.MaxSkew != time.Hour || o.snippet.SampleRate != 5 || o.snippet.Endpoint != "/rum" || len(o.snippet.Probes) != 1 {
+		o.ingest.Beacon.MaxSkew != time.Hour || o.snippet.SampleRate != 5 || o.snippet.Endpoint != "/rum" || len(o.snippet.Probes) != 1 {
 		t.Fatalf("options from config: %+v", o)
 	}
 }

@@ -22,9 +22,10 @@ import (
 	beaconjs "rumd/beacon-js"
 	"rumd/dashboards"
 	"rumd/graphite"
+	"rumd/ingest"
+	"rumd/ingest/enrich"
 	"rumd/query"
 	"rumd/server"
-	"rumd/server/enrich"
 	"rumd/storage"
 )
 
@@ -80,12 +81,18 @@ func serve(ctx context.Context, logger *slog.Logger, cfg *Config, ready chan<- s
 		store.Close(context.Background())
 		return err
 	}
+	pipe, err := ingest.New(logger.With("component", "ingest"), reg, enr, agg, o.ingest)
+	if err != nil {
+		enr.Close()
+		agg.Close(context.Background())
+		store.Close(context.Background())
+		return err
+	}
 	eng := query.New(store, agg, o.agg.Views)
 	gopts := graphite.DefaultOptions()
 	gopts.Retention = o.storage.Retention
 	srv, err := server.New(logger.With("component", "server"), reg, server.Deps{
-		Sink:     agg,
-		Enricher: enr,
+		Pipeline: pipe,
 		Engine:   eng,
 		Gatherer: reg,
 		Checks:   healthChecks(store, agg, enr),

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"rumd/server/enrich"
+	"rumd/ingest/enrich"
 )
 
 var testRules = []enrich.PageRule{

@@ -13,9 +13,9 @@ import (
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"rumd/ingest/enrich"
 	"rumd/internal/geoipfile"
 	"rumd/internal/testutil"
-	"rumd/server/enrich"
 )
 
 // testNets are documentation ranges, so no test depends on who owns an address.
@@ -234,22 +234,7 @@ func TestCountryIPInfoLayout(t *testing.T) {
 			}
 		}
 	}
-	if got := counterValue(t, reg, "rumd_geoip_lookup_errors_total"); got != 2 {
+	if got := testutil.MustMetric(t, reg, "rumd_geoip_lookup_errors_total"); got != 2 {
 		t.Errorf("rumd_geoip_lookup_errors_total = %v, want 2 (the numeric record, looked up twice)", got)
 	}
-}
-
-func counterValue(t *testing.T, g prometheus.Gatherer, name string) float64 {
-	t.Helper()
-	mfs, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
-			return mf.GetMetric()[0].GetCounter().GetValue()
-		}
-	}
-	t.Fatalf("no counter %s", name)
-	return 0
 }

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"rumd/server/enrich"
+	"rumd/ingest/enrich"
 )
 
 // Real User-Agent strings, as sent by the browsers and crawlers named.

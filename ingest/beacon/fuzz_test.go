@@ -14,8 +14,8 @@ import (
 
 // The seed corpora are checked in under testdata/fuzz/; run with
 //
-//	go test -run '^$' -fuzz FuzzDecode ./server/beacon
-//	go test -run '^$' -fuzz FuzzPipeline ./server/beacon
+//	go test -run '^$' -fuzz FuzzDecode ./ingest/beacon
+//	go test -run '^$' -fuzz FuzzPipeline ./ingest/beacon
 
 func addFixtureSeeds(f *testing.F, add func(body []byte)) {
 	for _, name := range []string{"beacon.json", "beacon_page.json", "level1.json", "batch_mixed.json"} {

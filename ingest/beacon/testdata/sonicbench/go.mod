@@ -1,4 +1,4 @@
-module rumd/server/beacon/testdata/sonicbench
+module rumd/ingest/beacon/testdata/sonicbench
 
 go 1.26
 

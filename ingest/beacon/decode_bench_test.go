@@ -12,7 +12,7 @@ import (
 )
 
 // The decoder was chosen by these benchmarks (run: go test -run '^$' -bench . -benchmem
-// -cpu 1 ./server/beacon). sonic is measured by the separate module in testdata/sonicbench,
+// -cpu 1 ./ingest/beacon). sonic is measured by the separate module in testdata/sonicbench,
 // so that it stays out of rumd's go.mod; its jsonBeacon is a copy of the one below.
 //
 // Measured on the shared 2-vCPU development VM (best of 10, 2026-11-21), 641-byte page beacon:

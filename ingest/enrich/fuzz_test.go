@@ -6,7 +6,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"rumd/server/enrich"
+	"rumd/ingest/enrich"
 )
 
 // checkGroup fails the test unless g is a well-formed page group.

@@ -1,12 +1,10 @@
 package beacon
 
-import (
-	"fmt"
-	"net/http"
-)
+import "fmt"
 
-// Reason says why a beacon was not aggregated (DESIGN §3). It maps, here and only here, to
-// the metric label of rumd_beacons_rejected_total, the JSON "reason" and the HTTP status.
+// Reason says why a beacon was not aggregated (docs/design.md, "Rejection rules"). Its
+// String is the metric label of rumd_beacons_rejected_total and the JSON "reason"; the HTTP
+// layer maps it to a status in one function of its own.
 type Reason uint8
 
 // The rejection reasons; OK means accepted.
@@ -39,22 +37,6 @@ func (r Reason) String() string {
 		return reasonNames[r]
 	}
 	return fmt.Sprintf("reason(%d)", uint8(r))
-}
-
-// Status returns the HTTP status that answers a beacon with this reason: 204 for OK, 413 for
-// too_large, 429 for rate_limited, 503 for overloaded and 400 for every data problem.
-func (r Reason) Status() int {
-	switch r {
-	case OK:
-		return http.StatusNoContent
-	case TooLarge:
-		return http.StatusRequestEntityTooLarge
-	case RateLimited:
-		return http.StatusTooManyRequests
-	case Overloaded:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusBadRequest
 }
 
 // Reasons lists every non-OK reason, for pre-registering metric label values.

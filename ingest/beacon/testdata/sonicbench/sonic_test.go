@@ -1,7 +1,7 @@
 // Package sonicbench measures bytedance/sonic on the beacon benchmark bodies. It is its own
 // module so that sonic stays out of rumd's go.mod; run it with
 //
-//	cd server/beacon/testdata/sonicbench && go test -bench . -benchmem
+//	cd ingest/beacon/testdata/sonicbench && go test -bench . -benchmem
 //
 // The types are a copy of those in ../../decode_bench_test.go.
 package sonicbench

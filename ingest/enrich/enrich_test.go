@@ -13,9 +13,9 @@ import (
 	"github.com/oschwald/maxminddb-golang/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"rumd/ingest/enrich"
 	"rumd/internal/geoipfile"
 	"rumd/internal/testutil"
-	"rumd/server/enrich"
 )
 
 func TestValidate(t *testing.T) {
@@ -168,10 +168,10 @@ func TestGeoIPInfoAndMetrics(t *testing.T) {
 			if !ok || gotPath != path || built.Unix() != wantEpoch || built.Location() != time.UTC {
 				t.Errorf("GeoIPInfo() = %q, %v, %v; want %q, %d UTC, true", gotPath, built, ok, path, wantEpoch)
 			}
-			if got := gaugeValue(t, reg, "rumd_geoip_build_timestamp_seconds", ""); got != float64(wantEpoch) {
+			if got := testutil.MustMetric(t, reg, "rumd_geoip_build_timestamp_seconds"); got != float64(wantEpoch) {
 				t.Errorf("rumd_geoip_build_timestamp_seconds = %v, want %d", got, wantEpoch)
 			}
-			if got := gaugeValue(t, reg, "rumd_geoip_database_info", layout.String()); got != 1 {
+			if got := testutil.MustMetric(t, reg, "rumd_geoip_database_info", "database_type", layout.String()); got != 1 {
 				t.Errorf("rumd_geoip_database_info{database_type=%q} = %v, want 1", layout.String(), got)
 			}
 			if err := e.Close(); err != nil {
@@ -199,27 +199,4 @@ func TestGeoIPInfoAndMetrics(t *testing.T) {
 			}
 		}
 	})
-}
-
-// gaugeValue returns the value of the gauge called name whose only label value, if any, is
-// label; it fails the test when there is no such gauge.
-func gaugeValue(t *testing.T, g prometheus.Gatherer, name, label string) float64 {
-	t.Helper()
-	mfs, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if label == "" && len(m.GetLabel()) == 0 ||
-				len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == label {
-				return m.GetGauge().GetValue()
-			}
-		}
-	}
-	t.Fatalf("no gauge %s{%q}", name, label)
-	return 0
 }

@@ -1,0 +1,51 @@
+package ingest
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"rumd/ingest/beacon"
+)
+
+type metrics struct {
+	accepted     prometheus.Counter
+	rejected     *prometheus.CounterVec
+	rejectedBy   []prometheus.Counter // by Reason, resolved once
+	skew         prometheus.Histogram
+	probesAll    prometheus.Counter
+	probesCached prometheus.Counter
+	probesOpaque prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	probes := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rumd_probes_total", Help: "Probe entries received, by what was kept of them.",
+	}, []string{"kept"})
+	m := &metrics{
+		accepted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rumd_beacons_accepted_total", Help: "Beacons accepted and handed to the aggregator.",
+		}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rumd_beacons_rejected_total", Help: "Beacons refused, by reason.",
+		}, []string{"reason"}),
+		skew: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "rumd_client_clock_skew_seconds", Help: "Client clock minus server clock at receive, accepted beacons.",
+			Buckets: []float64{-86400, -3600, -600, -60, -10, -1, 0, 1, 10, 60, 600, 3600, 86400},
+		}),
+		probesAll:    probes.WithLabelValues("all"),
+		probesCached: probes.WithLabelValues("cached_dropped"),
+		probesOpaque: probes.WithLabelValues("total_only"),
+	}
+	for _, r := range beacon.Reasons() {
+		m.rejectedBy = append(m.rejectedBy, m.rejected.WithLabelValues(r.String()))
+	}
+	if reg != nil {
+		reg.MustRegister(m.accepted, m.rejected, m.skew, probes)
+	}
+	return m
+}
+
+func (m *metrics) reject(r beacon.Reason, n int) {
+	if r > beacon.OK && int(r) <= len(m.rejectedBy) {
+		m.rejectedBy[r-1].Add(float64(n))
+	}
+}
