@@ -45,6 +45,9 @@ func newMetrics(reg prometheus.Registerer, a *Aggregator) *metrics {
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "rumd_aggregator_queue_capacity", Help: "Size of the aggregator queue.",
 			}, func() float64 { return float64(a.QueueCapacity()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "rumd_aggregator_applied_total", Help: "Records added to sketches; equal to rumd_beacons_accepted_total once the queue is drained.",
+			}, func() float64 { return float64(a.Applied()) }),
 		)
 	}
 	return m

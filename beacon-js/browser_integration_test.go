@@ -464,8 +464,13 @@ func TestSampleZeroSendsNothing(t *testing.T) {
 	mustNavigate(t, ctx, "about:blank")
 	time.Sleep(time.Second)
 	if acc, rej := rumd.counters(t); acc != 0 || len(rej) != 0 || len(rumd.beacons()) != 0 {
-		t.Errorf("accepted %v, rejected %v, posted %d: want nothing sent", acc, rej, len(rumd.beacons()))
+		t.Fatalf("accepted %v, rejected %v, posted %d: want nothing sent", acc, rej, len(rumd.beacons()))
 	}
+	// Positive control in the same browser and server: a sampled page, then leaving it,
+	// sends exactly one beacon, so the silence above was the sample rate's doing.
+	mustNavigate(t, ctx, web.URL+"/page")
+	mustNavigate(t, ctx, "about:blank")
+	rumd.waitAccepted(t, 1)
 }
 
 // TestAutomatedBrowserIsABot runs Chromium as automation leaves it (navigator.webdriver true,

@@ -3,7 +3,6 @@
 package beaconjs_test
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -13,13 +12,10 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"rumd/internal/testutil"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -58,7 +54,7 @@ func (c rumdConfig) yaml() string {
 type rumdServer struct {
 	URL   string
 	Front string
-	log   *syncBuffer
+	proc  *testutil.Rumd
 
 	mu     sync.Mutex
 	posted [][]byte
@@ -96,26 +92,8 @@ func (s *rumdServer) front(t testing.TB) {
 	s.Front = srv.URL
 }
 
-// syncBuffer collects a process's output for the failure log.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // mustStartRumd starts rumd with cfg and stops it (SIGTERM, then kill) when the test ends;
-// the server's output is logged if the test failed.
+// the server's output and config are logged if the test failed.
 func mustStartRumd(t testing.TB, cfg rumdConfig) *rumdServer {
 	t.Helper()
 	dir := t.TempDir()
@@ -123,77 +101,29 @@ func mustStartRumd(t testing.TB, cfg rumdConfig) *rumdServer {
 	if err := os.WriteFile(cfgPath, []byte(cfg.yaml()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	addr := testutil.MustFreeAddr(t)
-	s := &rumdServer{URL: "http://" + addr, log: &syncBuffer{}}
-	cmd := exec.Command(rumdBin, "serve", "--listen", addr, "--data", filepath.Join(dir, "data"), "--config", cfgPath)
-	cmd.Stdout, cmd.Stderr = s.log, s.log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
 		if t.Failed() {
-			t.Logf("rumd config:\n%s\nrumd output:\n%s", cfg.yaml(), s.log.String())
+			t.Logf("rumd config:\n%s", cfg.yaml())
 		}
 	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		res, err := http.Get(s.URL + "/healthz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				s.front(t)
-				return s
-			}
-		}
-		select {
-		case <-done:
-			t.Fatalf("rumd exited at start:\n%s", s.log.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("rumd not healthy after 20 s (last error %v):\n%s", err, s.log.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	r := testutil.StartRumd(t, rumdBin, "--data", filepath.Join(dir, "data"), "--config", cfgPath)
+	s := &rumdServer{URL: r.URL, proc: r}
+	s.front(t)
+	return s
 }
-
-// freeAddr returns a 127.0.0.1 address with a port nobody listens on right now.
 
 // counters reads rumd's own /metrics: beacons accepted, and rejected by reason.
 func (s *rumdServer) counters(t testing.TB) (accepted float64, rejected map[string]float64) {
 	t.Helper()
-	res, err := http.Get(s.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
+	mfs := s.proc.Metrics("")
 	rejected = map[string]float64{}
-	sc := bufio.NewScanner(res.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		name, rest, _ := strings.Cut(line, " ")
-		v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
-		if err != nil {
-			continue
-		}
-		switch {
-		case name == "rumd_beacons_accepted_total":
-			accepted = v
-		case strings.HasPrefix(name, `rumd_beacons_rejected_total{`):
-			_, reason, _ := strings.Cut(name, `reason="`)
-			reason, _, _ = strings.Cut(reason, `"`)
-			if v > 0 {
-				rejected[reason] = v
+	if mf := mfs["rumd_beacons_accepted_total"]; mf != nil && len(mf.GetMetric()) == 1 {
+		accepted = mf.GetMetric()[0].GetCounter().GetValue()
+	}
+	if mf := mfs["rumd_beacons_rejected_total"]; mf != nil {
+		for _, m := range mf.GetMetric() {
+			if v := m.GetCounter().GetValue(); v > 0 && len(m.GetLabel()) == 1 {
+				rejected[m.GetLabel()[0].GetValue()] = v
 			}
 		}
 	}

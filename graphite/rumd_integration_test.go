@@ -11,8 +11,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -37,27 +35,11 @@ func TestRumdServesDashboards(t *testing.T) {
 		geoipfile.Network{CIDR: "1.2.3.0/24", Country: "DE"},
 		geoipfile.Network{CIDR: "5.6.0.0/16", Country: "US"},
 		geoipfile.Network{CIDR: "9.9.9.0/24", Country: "BR"})
-	addr := testutil.MustFreeAddr(t)
-	var logs bytes.Buffer
-	cmd := exec.Command(rumdBin, "serve", "--listen", addr, "--data", filepath.Join(dir, "data"), "--geoip", geo,
+	r := testutil.StartRumd(t, rumdBin, "--data", filepath.Join(dir, "data"), "--geoip", geo,
 		"--trusted-proxies", "127.0.0.1/32", "--rate-limit", "0", "--rate-limit-prefix", "0")
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
-	base := "http://" + addr
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if resp, err := http.Get(base + "/readyz"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("rumd did not start:\n%s", logs.String())
-		}
-	}
+	base := r.URL
 	if v, err := httpGet(base + "/version"); err != nil || v != Version {
-		t.Skipf("rumd serve does not mount the Graphite API yet (/version: %q, %v)", v, err)
+		t.Fatalf("rumd serve does not answer the Graphite API's /version: %q, %v", v, err)
 	}
 
 	// Post in the middle of a minute, so receive times and the test's clock agree on it.
@@ -117,16 +99,12 @@ func TestRumdServesDashboards(t *testing.T) {
 	e := &env{now: now, h: h, base: base, recs: recs}
 
 	// Visible within 2 s.
-	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	testutil.Eventually(t, 2*time.Second, func() (bool, string) {
 		var got []renderSeries
 		e.post(t, "/render", grafanaForm("A", "rumd.total.ttfb.count", "-10min", "now", 1), &got)
-		if len(got) == 1 && got[0].Datapoints[0][0] != nil && *got[0].Datapoints[0][0] == float64(len(recs)) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d beacons not visible in /render within 2 s: %+v", len(recs), got)
-		}
-	}
+		ok := len(got) == 1 && got[0].Datapoints[0][0] != nil && *got[0].Datapoints[0][0] == float64(len(recs))
+		return ok, fmt.Sprintf("%d beacons not all visible in /render: %+v", len(recs), got)
+	})
 
 	names, _ := fs.Glob(dashboards.FS(), "*.json")
 	replayed := 0

@@ -6,13 +6,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"rumd/internal/testutil"
 	"rumd/loadtest"
@@ -34,47 +31,12 @@ func startRumd(t *testing.T, layout string) string {
 	if err != nil {
 		t.Fatalf("rumd loadtest --write-geoip: %v\n%s", err, out)
 	}
-	addr := testutil.MustFreeAddr(t)
-	var logs bytes.Buffer
-	cmd := exec.Command(rumdBin, "serve", "--listen", addr, "--data", filepath.Join(dir, "data"),
+	r := testutil.StartRumd(t, rumdBin, "--data", filepath.Join(dir, "data"),
 		"--geoip", geo, "--trusted-proxies", "127.0.0.1/32",
 		// The tool's synthetic clients come from a few address ranges; at load-test rates
 		// they would trip the per-prefix limit, which is not what is measured here.
 		"--rate-limit", "0", "--rate-limit-prefix", "0")
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-			t.Errorf("rumd did not stop within 30 s of SIGTERM")
-		}
-		if t.Failed() {
-			t.Logf("rumd output:\n%s", logs.String())
-		}
-	})
-	base := "http://" + addr
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return base
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("rumd not healthy on %s after 30 s: %v\n%s", addr, err, logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return r.URL
 }
 
 // runLoadtest runs the CLI with --json and returns its exit code and report.

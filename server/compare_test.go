@@ -56,9 +56,7 @@ func TestCompareVariants(t *testing.T) {
 		}
 		n += 60
 	}
-	for deadline := time.Now().Add(5 * time.Second); ts.agg.Applied() < n && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
-	}
+	ts.waitApplied(t, n)
 	var c compareBody
 	if code := ts.get(t, "/api/v1/compare?metric=ttfb&from=-1h&to=now&a.variant=cdn-a&b.variant=cdn-b", &c); code != 200 {
 		t.Fatalf("compare: %d %+v", code, c)
@@ -104,9 +102,7 @@ func TestPageOverrideAndBFCache(t *testing.T) {
 	restored := testutil.Beacon(now, "https://example.com/cart/12345", 300, 1800)
 	restored["nav"] = "bfcache"
 	ts.post(t, testutil.MustJSON(t, restored), nil)
-	for deadline := time.Now().Add(5 * time.Second); ts.agg.Applied() < 2 && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
-	}
+	ts.waitApplied(t, 2)
 	var vals struct{ Values []string }
 	ts.get(t, "/api/v1/label/page/values?from=-1h", &vals)
 	if fmt.Sprint(vals.Values) != "[/cart/:id checkout]" {

@@ -292,11 +292,7 @@ func TestCardinalitySpray(t *testing.T) {
 			t.Fatalf("batch %d: %d %s", i, code, body)
 		}
 	}
-	for deadline := time.Now().Add(30 * time.Second); ts.agg.Applied() < total; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("applied %d of %d", ts.agg.Applied(), total)
-		}
-	}
+	ts.waitApplied(t, total)
 	// The cap holds per window: count the page groups of each minute.
 	var bypage struct {
 		Series []struct {

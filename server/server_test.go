@@ -124,6 +124,16 @@ func (ts *testServer) get(t *testing.T, path string, into any) int {
 	return resp.StatusCode
 }
 
+// waitApplied waits until the aggregator has added n records to its sketches, and fails
+// the test if it has not within 30 s.
+func (ts *testServer) waitApplied(t testing.TB, n int64) {
+	t.Helper()
+	testutil.Eventually(t, 30*time.Second, func() (bool, string) {
+		got := ts.agg.Applied()
+		return got >= n, fmt.Sprintf("aggregator applied %d of %d records", got, n)
+	})
+}
+
 // counter reads one sample of a counter vector from the registry; 0 when absent.
 func (ts *testServer) counter(t *testing.T, name, label, value string) float64 {
 	t.Helper()
@@ -322,9 +332,7 @@ func TestCountryOnlyFromTrustedProxies(t *testing.T) {
 			resp.Body.Close()
 			ts.post(t, body, map[string]string{"CF-IPCountry": "FR"})
 			var vals struct{ Values []string }
-			for deadline := time.Now().Add(5 * time.Second); ts.agg.Applied() < 2 && time.Now().Before(deadline); {
-				time.Sleep(time.Millisecond)
-			}
+			ts.waitApplied(t, 2)
 			ts.get(t, "/api/v1/label/country/values?from=-1h", &vals)
 			want := "[DE FR]"
 			if !trusted {
@@ -349,9 +357,7 @@ func TestQueryAPIShapesAndErrors(t *testing.T) {
 		}
 		n++
 	}
-	for deadline := time.Now().Add(5 * time.Second); ts.agg.Applied() < n && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
-	}
+	ts.waitApplied(t, n)
 	var series struct {
 		Metric, Unit string
 		Step         int64

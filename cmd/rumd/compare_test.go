@@ -60,14 +60,12 @@ func TestCompareCommandPrintsVerdict(t *testing.T) {
 	}
 	var out, errOut bytes.Buffer
 	var code int
-	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	testutil.Eventually(t, 5*time.Second, func() (bool, string) {
 		out.Reset()
 		errOut.Reset()
 		code = compareMain([]string{"--target", base, "--metric", "ttfb", "--to", "+1m", "--a", "variant=cdn-a", "--b", "variant=cdn-b"}, &out, &errOut)
-		if strings.Contains(out.String(), "400 page views\n  b") || time.Now().After(deadline) {
-			break
-		}
-	}
+		return strings.Contains(out.String(), "400 page views\n  b"), "compare output:\n" + out.String() + errOut.String()
+	})
 	text := out.String()
 	t.Log("\n" + text)
 	if code != 0 || !strings.Contains(text, "verdict: b is faster at p75 by") || !strings.Contains(text, "p95") ||

@@ -11,7 +11,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"os/exec"
 	"sort"
 	"strings"
 	"syscall"
@@ -27,52 +26,24 @@ var binary string
 func TestMain(m *testing.M) { testutil.RunWithRumd(m, &binary) }
 
 type rumd struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	url  string
-	logs *bytes.Buffer
+	*testutil.Rumd
+	t   *testing.T
+	url string
 }
 
-// startRumd runs the real binary on 127.0.0.1 and waits until /readyz answers.
+// startRumd runs the real binary on 127.0.0.1 with no rate limit (the tests post thousands
+// of beacons from a few addresses) unless args set one.
 func startRumd(t *testing.T, args ...string) *rumd {
 	t.Helper()
-	addr := testutil.MustFreeAddr(t)
-	r := &rumd{t: t, url: "http://" + addr, logs: &bytes.Buffer{}}
-	// The tests post thousands of beacons from a few addresses: no rate limit unless asked.
-	r.cmd = exec.Command(binary, append([]string{"serve", "--listen", addr, "--rate-limit", "0", "--rate-limit-prefix", "0"}, args...)...)
-	r.cmd.Stdout, r.cmd.Stderr = r.logs, r.logs
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if r.cmd.ProcessState == nil {
-			r.cmd.Process.Kill()
-			r.cmd.Wait()
-		}
-	})
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if resp, err := http.Get(r.url + "/readyz"); err == nil {
-			resp.Body.Close()
-			return r
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("rumd did not start:\n%s", r.logs)
-		}
-	}
+	p := testutil.StartRumd(t, binary, append([]string{"--rate-limit", "0", "--rate-limit-prefix", "0"}, args...)...)
+	return &rumd{Rumd: p, t: t, url: p.URL}
 }
 
+// stop signals rumd and waits for it; after SIGTERM it must exit cleanly.
 func (r *rumd) stop(sig syscall.Signal) {
 	r.t.Helper()
-	r.cmd.Process.Signal(sig)
-	done := make(chan error, 1)
-	go func() { done <- r.cmd.Wait() }()
-	select {
-	case err := <-done:
-		if sig == syscall.SIGTERM && err != nil {
-			r.t.Fatalf("rumd exited with %v after SIGTERM:\n%s", err, r.logs)
-		}
-	case <-time.After(30 * time.Second):
-		r.t.Fatalf("rumd did not stop after %v:\n%s", sig, r.logs)
+	if err := r.Stop(sig); sig == syscall.SIGTERM && err != nil {
+		r.t.Fatalf("rumd exited with %v after SIGTERM:\n%s", err, r.Logs())
 	}
 }
 
@@ -146,7 +117,7 @@ func TestEndToEndAccuracy(t *testing.T) {
 			u = fmt.Sprintf(u, rng.IntN(100000))
 		}
 		if code := r.post(testutil.MustJSON(t, testutil.Beacon(time.Now(), u, v, v+1500)), ips[country]); code != 204 {
-			t.Fatalf("beacon %d: status %d\n%s", i, code, r.logs)
+			t.Fatalf("beacon %d: status %d\n%s", i, code, r.Logs())
 		}
 		ttfb[key{page, country}] = append(ttfb[key{page, country}], v)
 		all = append(all, v)
@@ -162,17 +133,12 @@ func TestEndToEndAccuracy(t *testing.T) {
 		}
 	}
 	params := url.Values{"metric": {"ttfb"}, "from": {"-10m"}, "to": {"now"}, "q": {"0.5,0.75,0.95,0.99"}}
-	// The open window answers from memory; wait until every beacon is visible (≤ 2 s).
+	// The open window answers from memory; every beacon must be visible within 2 s.
 	var overall summary
-	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	testutil.Eventually(t, 2*time.Second, func() (bool, string) {
 		overall = r.summary(params)
-		if len(overall.Rows) == 1 && overall.Rows[0].Count == 3000 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("3000 beacons not visible within 2 s: %+v", overall)
-		}
-	}
+		return len(overall.Rows) == 1 && overall.Rows[0].Count == 3000, fmt.Sprintf("3000 beacons not all visible: %+v", overall)
+	})
 	check("overall", overall.Rows[0].Q, all)
 	params.Set("by", "page,country")
 	groups := r.summary(params)
@@ -205,7 +171,7 @@ func TestSIGTERMLosesNothing(t *testing.T) {
 		r = startRumd(t, "--data", dir)
 		s := r.summary(url.Values{"metric": {"ttfb"}, "from": {"-1h"}, "to": {"+5m"}})
 		if len(s.Rows) != 1 || s.Rows[0].Count != float64(total) {
-			t.Fatalf("round %d: after SIGTERM and restart count %+v, want %d\n%s", round, s.Rows, total, r.logs)
+			t.Fatalf("round %d: after SIGTERM and restart count %+v, want %d\n%s", round, s.Rows, total, r.Logs())
 		}
 		r.stop(syscall.SIGTERM)
 	}

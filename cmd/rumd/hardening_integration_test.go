@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,24 +21,6 @@ import (
 	"rumd/internal/geoipfile"
 	"rumd/internal/testutil"
 )
-
-// metric reads one unlabelled sample from rumd's /metrics.
-func (r *rumd) metric(name string) float64 {
-	r.t.Helper()
-	resp, err := http.Get(r.url + "/metrics")
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			f, _ := strconv.ParseFloat(v, 64)
-			return f
-		}
-	}
-	return 0
-}
 
 func (r *rumd) count(from, to int64) float64 {
 	s := r.summary(url.Values{"metric": {"ttfb"}, "from": {fmt.Sprint(from)}, "to": {fmt.Sprint(to)}})
@@ -91,15 +71,10 @@ func TestKill9LosesAtMostTheOpenWindow(t *testing.T) {
 	}
 	// Wait for a closed window with data to be on disk (at most ~62 s + flush).
 	var flushed int64
-	for deadline := time.Now().Add(100 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		flushed = int64(r.metric("rumd_storage_flushed_until_seconds"))
-		if flushed > start {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no window flushed in 100 s\n%s", r.logs)
-		}
-	}
+	testutil.Eventually(t, 100*time.Second, func() (bool, string) {
+		flushed = int64(r.Metric("rumd_storage_flushed_until_seconds"))
+		return flushed > start, "no window with data flushed"
+	})
 	closedBefore := r.count(start-60, flushed)
 	time.Sleep(1500 * time.Millisecond) // more beacons into the open window
 	r.stop(syscall.SIGKILL)
@@ -109,8 +84,8 @@ func TestKill9LosesAtMostTheOpenWindow(t *testing.T) {
 		t.Fatal("no beacons in the closed windows")
 	}
 	r = startRumd(t, "--data", dir)
-	if !strings.Contains(r.logs.String(), "verifying table checksums") {
-		t.Fatalf("restart after kill -9 did not verify the store:\n%s", r.logs)
+	if !strings.Contains(r.Logs(), "verifying table checksums") {
+		t.Fatalf("restart after kill -9 did not verify the store:\n%s", r.Logs())
 	}
 	if got := r.count(start-60, flushed); got != closedBefore {
 		t.Fatalf("closed windows held %v beacons before kill -9, %v after", closedBefore, got)
@@ -145,7 +120,7 @@ func TestClientAddressesNeverStored(t *testing.T) {
 		t.Fatal("nothing was accepted")
 	}
 	r.stop(syscall.SIGTERM)
-	logs := r.logs.String()
+	logs := r.Logs()
 	var needles [][]byte
 	for _, a := range addrs {
 		needles = append(needles, []byte(a))
