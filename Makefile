@@ -50,7 +50,7 @@ generate:
 
 # bench runs the hot path's micro-benchmarks (BENCH_COUNT runs each, raw output in
 # bin/bench.txt), then loads a fresh rumd and a bare 204 handler for LOAD_DURATION each with
-# `rumd loadtest --baseline`, and prints one summary table against DESIGN's budgets.
+# `rumd loadtest --baseline`, and prints one summary table against the budgets of docs/design.md §7.
 bench: build
 	@echo "micro-benchmarks: $(GO) test -run '^$$' -bench . -benchmem -count $(or $(BENCH_COUNT),5) $(PKGS)"
 	@$(GO) test -run '^$$' -bench . -benchmem -count $(or $(BENCH_COUNT),5) $(PKGS) > bin/bench.txt || { cat bin/bench.txt; exit 1; }

@@ -276,7 +276,7 @@ func BenchmarkApplyScaling(b *testing.B) {
 	}
 }
 
-// TestMemoryPerLiveSketch: DESIGN §6 budgets 2 KiB per live sketch on average. Records
+// TestMemoryPerLiveSketch: docs/design.md §7 budgets 2 KiB per live sketch on average. Records
 // with realistic timings spread over 2,000 pages × 20 countries fill one window; the heap
 // it takes, over the number of live sketches, must stay under the budget.
 func TestMemoryPerLiveSketch(t *testing.T) {

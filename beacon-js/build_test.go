@@ -12,7 +12,7 @@ import (
 	"rumd/beacon-js/internal/bundle"
 )
 
-// snippetBudget is DESIGN §6's ceiling for /rumd.js, minified and gzipped.
+// snippetBudget is docs/design.md §7's ceiling for /rumd.js, minified and gzipped.
 const snippetBudget = 5 * 1024
 
 // needNodeModules skips a test that bundles from source when `npm ci` has not run here,

@@ -172,7 +172,7 @@ func mustEmbedView(t testing.TB, ctx context.Context, target string) string {
 }
 
 // mustCompare polls /api/v1/compare until it counts want a and b page views (the
-// aggregation lag is ≤ 2 s by DESIGN §6; this allows more on a busy machine).
+// aggregation lag is ≤ 2 s by docs/design.md §7; this allows more on a busy machine).
 func mustCompare(t testing.TB, rumd *rumdServer, q url.Values, wantA, wantB int) compareAnswer {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)

@@ -195,7 +195,7 @@ func (s *rumdServer) seriesCounts(t testing.TB, metric, by string) map[string]in
 }
 
 // waitSeries polls seriesCounts until it holds want exactly (the aggregation lag is ≤ 2 s by
-// DESIGN §6; this allows more on a busy machine).
+// docs/design.md §7; this allows more on a busy machine).
 func (s *rumdServer) waitSeries(t testing.TB, metric, by string, want map[string]int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)

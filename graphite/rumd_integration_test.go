@@ -26,7 +26,7 @@ var rumdBin string
 
 func TestMain(m *testing.M) { testutil.RunWithRumd(m, &rumdBin) }
 
-// TestRumdServesDashboards builds the real binary, posts beacons (DESIGN §2) to
+// TestRumdServesDashboards builds the real binary, posts beacons (docs/design.md §2) to
 // POST /timings, and replays every Graphite target of the shipped dashboards against it,
 // as Grafana would, checking each point against the values posted.
 func TestRumdServesDashboards(t *testing.T) {
@@ -148,7 +148,7 @@ func TestRumdServesDashboards(t *testing.T) {
 }
 
 // beaconRecord is what rumd must have recorded of a beacon built by testutil.Beacon, by the
-// derivations of DESIGN §2.
+// derivations of docs/design.md §2.
 func beaconRecord(at int64, page, country, variant string, b map[string]any) series.Record {
 	r := series.Record{Time: at}
 	r.Labels[series.Page] = page

@@ -142,7 +142,7 @@ func (s selection) name(group string) string {
 	return strings.Join(parts, ",")
 }
 
-// summaryRow is one row of /api/v1/summary (DESIGN §5).
+// summaryRow is one row of /api/v1/summary (docs/design.md §5).
 type summaryRow struct {
 	Labels map[string]string  `json:"labels"`
 	Count  float64            `json:"count"` // a float in rumd's answers (a sketch's count)

@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 )
 
-// BadReasons are the rejection reasons (DESIGN §3) the generator can provoke, one defect
+// BadReasons are the rejection reasons (docs/design.md §3) the generator can provoke, one defect
 // per beacon so that the reason rumd names is unambiguous whatever order it checks in.
 var BadReasons = []string{
 	"malformed", "too_large", "non_monotonic", "negative", "future_mark",

@@ -8,7 +8,7 @@ import (
 	"rumd/internal/series"
 )
 
-// The navigation timing marks in wire order (DESIGN §2).
+// The navigation timing marks in wire order (docs/design.md §2).
 const (
 	mRedirectStart = iota
 	mRedirectEnd
@@ -125,7 +125,7 @@ func clampMin(v, lo float64) float64 {
 	return v
 }
 
-// Values returns the page metrics rumd derives from b (DESIGN §2), indexed by
+// Values returns the page metrics rumd derives from b (docs/design.md §2), indexed by
 // series.Metric, and which are present.
 func (b *Beacon) Values() (vals [series.NumPageMetrics]float64, has uint16) {
 	m := &b.Marks
@@ -214,7 +214,7 @@ func appendNum(dst []byte, v float64) []byte {
 	return strconv.AppendFloat(dst, v, 'f', -1, 64)
 }
 
-// idAlphabet is the page-view id alphabet of DESIGN §2.
+// idAlphabet is the page-view id alphabet of docs/design.md §2.
 const idAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 // putID writes a 16-character id for send number seq of run run into dst.

@@ -251,7 +251,7 @@ func TestPutIDIsUniqueAndValid(t *testing.T) {
 			seen[s] = true
 			for _, c := range buf {
 				if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-					t.Errorf("id %s has %q, outside DESIGN §2's alphabet", s, c)
+					t.Errorf("id %s has %q, outside docs/design.md §2's alphabet", s, c)
 				}
 			}
 		}

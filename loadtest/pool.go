@@ -68,7 +68,7 @@ func BuildPool(n int, bad float64, reasons []string, seed int64, now time.Time) 
 		var b Beacon
 		b.URL, b.Nav, b.Conn, b.Variant = v.URL, v.Nav, v.Conn, v.Variant
 		skew := 0.0
-		if r.Float64() < 0.2 { // small client clock offsets are accepted (DESIGN §3)
+		if r.Float64() < 0.2 { // small client clock offsets are accepted (docs/design.md §3)
 			skew = 120_000 * (2*r.Float64() - 1)
 		}
 		it := &p.Items[i]

@@ -49,7 +49,7 @@ type Options struct {
 	MetricsToken bool
 }
 
-// DefaultOptions returns the defaults of DESIGN §2 and §3.
+// DefaultOptions returns the defaults of docs/design.md §2 and §3.
 func DefaultOptions() Options {
 	return Options{
 		IngestPath:   "/timings",

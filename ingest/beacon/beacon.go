@@ -1,5 +1,5 @@
 // Package beacon holds the first stage of ingest: it decodes the v1 beacon wire format
-// (DESIGN §2), validates a beacon against the rejection rules (DESIGN §3) and derives the
+// (docs/design.md §2), validates a beacon against the rejection rules (docs/design.md §3) and derives the
 // page and probe metrics that the aggregator adds to its sketches. Everything here is a pure
 // function of its inputs: no HTTP, no clocks, no metrics; the server wires it to those.
 //
@@ -164,7 +164,7 @@ type Probe struct {
 // MaxProbes bounds the probes of one beacon; a beacon with more is malformed.
 const MaxProbes = 32
 
-// Beacon is one decoded v1 beacon (DESIGN §2). Its strings share the memory of one copy of
+// Beacon is one decoded v1 beacon (docs/design.md §2). Its strings share the memory of one copy of
 // the request body made by Decode: they stay valid after the body buffer is reused.
 type Beacon struct {
 	V         int

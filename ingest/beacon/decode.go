@@ -46,7 +46,7 @@ func (e *Error) Error() string {
 }
 
 // IsBatch reports whether body holds a JSON array of beacons rather than a single one. The
-// two are answered differently (DESIGN §2).
+// two are answered differently (docs/design.md §2).
 func IsBatch(body []byte) bool {
 	for _, c := range body {
 		switch c {

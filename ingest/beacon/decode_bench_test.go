@@ -23,7 +23,7 @@ import (
 //	encoding/json  8377 ns/op   585 B/op  19 allocs/op
 //
 // goccy is as fast but allocates once per string field, which alone breaks the budget of
-// 5 allocations per beacon (DESIGN §6); the hand-written decoder allocates once.
+// 5 allocations per beacon (docs/design.md §7); the hand-written decoder allocates once.
 
 // jsonTiming, jsonProbe and jsonBeacon are the v1 schema as reflection decoders need it.
 type jsonTiming struct {
@@ -97,7 +97,7 @@ func mustRead(tb testing.TB, name string) []byte {
 
 var benchBodies = []struct{ name, file string }{
 	{"page", "beacon_page.json"},   // 641 bytes: a page view, no probes
-	{"probe", "beacon.json"},       // 1141 bytes: DESIGN §2's example with one probe
+	{"probe", "beacon.json"},       // 1141 bytes: docs/design.md §2's example with one probe
 	{"batch6", "batch_mixed.json"}, // an array with good and bad members
 }
 
@@ -174,7 +174,7 @@ func BenchmarkDerive(b *testing.B) {
 	}
 }
 
-// BenchmarkPipeline is this package's share of the per-beacon budget (DESIGN §6): decode,
+// BenchmarkPipeline is this package's share of the per-beacon budget (docs/design.md §7): decode,
 // validate and derive with reused buffers.
 func BenchmarkPipeline(b *testing.B) {
 	for _, bb := range benchBodies[:2] {

@@ -224,7 +224,7 @@ func validID(id string) bool {
 }
 
 // checkURL accepts an absolute http(s) URL with a host, or a path, and drops its query
-// string and fragment (DESIGN §2: they are never kept).
+// string and fragment (docs/design.md §2: they are never kept).
 func (d *decoder) checkURL(b *Beacon) bool {
 	u := b.URL
 	if i := strings.IndexAny(u, "?#"); i >= 0 {

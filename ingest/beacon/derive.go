@@ -2,7 +2,7 @@ package beacon
 
 import "rumd/internal/series"
 
-// pageMetrics computes the page metrics of b (DESIGN §2 "Derived metrics") into vals and
+// pageMetrics computes the page metrics of b (docs/design.md §2 "Derived metrics") into vals and
 // returns the presence bits (bit m: metric m). A metric is absent when a mark it needs is
 // absent. The metrics measured from the start of the navigation are rebased on
 // activationStart (non-zero only for an activated prerender) and, as web-vitals does, a

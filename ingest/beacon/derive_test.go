@@ -33,7 +33,7 @@ func TestDerive(t *testing.T) {
 		probes         []want
 		cached, opaque int
 	}{
-		{name: "DESIGN example", fixture: "beacon.json", page: designPage,
+		{name: "design.md example", fixture: "beacon.json", page: designPage,
 			nav: "navigate", variant: "cdn-b", probes: []want{designProbe}},
 		{name: "prerender rebased on activationStart", fixture: "beacon.json",
 			mut: func(b *Beacon) { b.Nav = NavPrerender; b.NT.Marks[ActivationStart] = 620 },

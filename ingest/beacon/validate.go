@@ -9,7 +9,7 @@ import (
 	"rumd/internal/series"
 )
 
-// Options are the bounds of the rejection rules (DESIGN §3).
+// Options are the bounds of the rejection rules (docs/design.md §3).
 type Options struct {
 	// JumpTolerance is how far Date.now() at send may be from timeOrigin + performance.now()
 	// before the beacon is a clock_jump.
@@ -25,7 +25,7 @@ type Options struct {
 	MaxCLS float64
 }
 
-// DefaultOptions returns the bounds DESIGN §3 gives as defaults.
+// DefaultOptions returns the bounds docs/design.md §3 gives as defaults.
 func DefaultOptions() Options {
 	return Options{
 		JumpTolerance: 2 * time.Second,
@@ -68,7 +68,7 @@ func Skew(b *Beacon, recv time.Time) float64 {
 // finite reports whether x is neither NaN nor ±Inf.
 func finite(x float64) bool { return x-x == 0 }
 
-// Validate checks one beacon decoded without error against the rejection rules of DESIGN §3
+// Validate checks one beacon decoded without error against the rejection rules of docs/design.md §3
 // at server receive time recv, in the order given in the package comment, and returns the
 // first reason that applies with a short human detail ("" for OK). A Level 1 beacon that
 // passes its wall-clock checks is converted in place: NT gets its marks relative to
@@ -219,7 +219,7 @@ type span struct {
 	start, end uint8 // Mark or ProbeMark
 }
 
-// pageSpans are the page metrics that are a difference of two marks (DESIGN §2).
+// pageSpans are the page metrics that are a difference of two marks (docs/design.md §2).
 var pageSpans = [...]span{
 	{uint8(series.DNS), uint8(DomainLookupStart), uint8(DomainLookupEnd)},
 	{uint8(series.Connect), uint8(ConnectStart), uint8(ConnectEnd)},

@@ -43,7 +43,7 @@ func TestValidate(t *testing.T) {
 		want    Reason
 		detail  string // a substring of the detail
 	}{
-		{"DESIGN example", "beacon.json", nil, OK, ""},
+		{"design.md example", "beacon.json", nil, OK, ""},
 		{"page view without probes", "beacon_page.json", nil, OK, ""},
 		{"http page: no secureConnectionStart (0 is absent, not before)", "beacon.json",
 			[]func(*Beacon){set(SecureConnectionStart, 0)}, OK, ""},

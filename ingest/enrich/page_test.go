@@ -114,7 +114,7 @@ func TestPageGroupBoundedUTF8(t *testing.T) {
 	}
 }
 
-// TestPageGroupSpray is the cardinality attack of DESIGN §4: distinct numeric URLs must all
+// TestPageGroupSpray is the cardinality attack of docs/design.md §4: distinct numeric URLs must all
 // land in one group.
 func TestPageGroupSpray(t *testing.T) {
 	e := mustEnricher(t, enrich.DefaultOptions())

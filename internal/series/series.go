@@ -11,7 +11,7 @@ import (
 // Metric is one measured quantity of a page view or probe.
 type Metric uint8
 
-// The metrics of DESIGN §4. Page metrics come first; probe metrics start at ProbeDNS.
+// The metrics of docs/design.md §4. Page metrics come first; probe metrics start at ProbeDNS.
 const (
 	DNS Metric = iota
 	Connect
@@ -80,7 +80,7 @@ func MetricNames() []string { return append([]string(nil), metricNames[:]...) }
 // Dim is a dimension a metric is cut by.
 type Dim uint8
 
-// The dimensions of DESIGN §4.
+// The dimensions of docs/design.md §4.
 const (
 	Page Dim = iota
 	Country

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Beacon builds a valid v1 beacon (DESIGN §2) sent at `at`, for a page view of url whose
+// Beacon builds a valid v1 beacon (docs/design.md §2) sent at `at`, for a page view of url whose
 // TTFB is exactly ttfb ms and LCP exactly lcp ms; every other mark is placed consistently
 // around them. The map can be edited before it is encoded, to make the beacon bad in one
 // precise way.

@@ -1,7 +1,7 @@
 // Command benchreport is the second half of `make bench`: it reads the output of the Go
 // micro-benchmarks, serves a fresh rumd on loopback, loads it and a bare 204 handler with
 // `rumd loadtest --baseline`, samples rumd's resident memory meanwhile, and prints one
-// summary table next to the budgets of DESIGN §6.
+// summary table next to the budgets of docs/design.md §7.
 package main
 
 import (
@@ -378,7 +378,7 @@ func printTable(w io.Writer, benches []bench, load *loadResult) {
 	row("bare fiber 204", r.Baseline)
 	row("rumd", r.Rumd)
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "%-40s %-22s %s\n", "measure", "measured", "budget (DESIGN §6)")
+	fmt.Fprintf(w, "%-40s %-22s %s\n", "measure", "measured", "budget (docs/design.md §7)")
 	if r.Ratio != nil {
 		fmt.Fprintf(w, "%-40s %-22s %s\n", "ingest rate, rumd / bare", fmt.Sprintf("%.2f", *r.Ratio), "≥ 0.60")
 	}
