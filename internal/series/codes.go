@@ -5,8 +5,7 @@ import "fmt"
 // The codes below are how metrics, dimensions and resolutions are written into stored keys
 // (docs/on-disk-format.md). The enums of this package are in-memory positions and may be
 // reordered or grown; a code never changes. Append only: a new identifier takes the next
-// free code of its kind, a code is never reused, and a removed identifier's row stays
-// (commented as retired) so that its code is not handed out again. A test pins every row.
+// free code of its kind and a code is never reused. A test pins every row.
 //
 // The codes of the release before this table existed are the enum positions of that
 // release, so the data it wrote reads back unchanged.
