@@ -23,8 +23,8 @@ func (db *DB) Scan(r Res, view series.Mask, m series.Metric, from, to int64, fn 
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false})
 		defer it.Close()
 		for part := partitionOf(r, from); int64(part)*partSeconds[r] < to; part++ {
-			k := keyOf(r, view, m, max(from, int64(part)*partSeconds[r]), nil)
-			prefix, seek := k.appendComboPrefix(nil), k.appendStartPrefix(nil)
+			first := keyOf(r, view, m, max(from, int64(part)*partSeconds[r]), nil)
+			prefix, seek := first.appendComboPrefix(nil), first.appendStartPrefix(nil)
 			for it.Seek(seek); it.ValidForPrefix(prefix); it.Next() {
 				item := it.Item()
 				k, err := parseSketchKey(item.Key())
