@@ -25,6 +25,10 @@ test: deps test-unit test-fuzz test-integration
 test-unit:
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 $(PKGS)
+	@# A build with one more metric and two more dimensions must read stored data unchanged
+	@# and cap every dimension (docs/on-disk-format.md).
+	$(GO) test -count=1 -short -tags rumd_extra ./internal/series ./storage
+	$(GO) test -count=1 -tags rumd_extra -run Caps ./aggregator
 
 test-integration: build
 	$(GO) test -count=1 -tags integration -timeout 30m $(PKGS)

@@ -69,9 +69,13 @@ func DefaultOptions() Options {
 	}
 }
 
-// DefaultCaps are the per-window cardinality caps of each dimension.
+// DefaultCaps are the per-window cardinality caps of each dimension. A dimension without
+// its own default gets defaultCap, so that none is ever unbounded.
 func DefaultCaps() [series.NumDims]int {
 	var c [series.NumDims]int
+	for d := range c {
+		c[d] = defaultCap
+	}
 	c[series.Page] = 2000
 	c[series.Country] = 300
 	c[series.Device] = 8
@@ -80,6 +84,8 @@ func DefaultCaps() [series.NumDims]int {
 	c[series.Probe] = 100
 	return c
 }
+
+const defaultCap = 100
 
 // Validate checks the options.
 func (o Options) Validate() error {
@@ -315,9 +321,12 @@ func (a *Aggregator) apply(sh *shard, rec *series.Record) {
 		}
 		sh.windows[start] = w
 	}
+	// Every dimension is capped; Probe takes one value per probe, admitted below.
 	labels := rec.Labels
-	for d := series.Page; d < series.Probe; d++ {
-		labels[d] = w.card.admit(d, labels[d], a.m)
+	for d := series.Dim(0); d < series.NumDims; d++ {
+		if d != series.Probe {
+			labels[d] = w.card.admit(d, labels[d], a.m)
+		}
 	}
 	for vi, v := range a.views {
 		if v.ForProbes() {

@@ -177,6 +177,10 @@ func Open(dir string, logger *slog.Logger, reg prometheus.Registerer, opts Optio
 		return nil, fmt.Errorf("open sketch store %s: %w", dir, err)
 	}
 	db := &DB{dir: dir, opts: opts, log: logger, bdb: bdb, indexSeen: map[string]struct{}{}}
+	if err := db.checkFormat(); err != nil {
+		bdb.Close()
+		return nil, err
+	}
 	// A marker left by a run that did not close cleanly (kill -9, power loss) makes this
 	// open verify every table's checksums before serving.
 	marker := filepath.Join(dir, dirtyMarker)
@@ -198,7 +202,7 @@ func Open(dir string, logger *slog.Logger, reg prometheus.Registerer, opts Optio
 		key string
 		dst *atomic.Int64
 	}{{metaFlushed, &db.flushed}, {metaHourDone, &db.hourDone}, {metaDayDone, &db.dayDone}} {
-		v, err := db.getMeta(w.key)
+		v, _, err := db.getMeta(w.key)
 		if err != nil {
 			bdb.Close()
 			return nil, err

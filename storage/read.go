@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"encoding/binary"
 	"fmt"
 	"sort"
 
@@ -24,8 +23,8 @@ func (db *DB) Scan(r Res, view series.Mask, m series.Metric, from, to int64, fn 
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false})
 		defer it.Close()
 		for part := partitionOf(r, from); int64(part)*partSeconds[r] < to; part++ {
-			prefix := appendSeriesPrefix(nil, r, part, view, m)
-			seek := binary.BigEndian.AppendUint32(append([]byte(nil), prefix...), uint32(max(from, int64(part)*partSeconds[r])))
+			first := keyOf(r, view, m, max(from, int64(part)*partSeconds[r]), nil)
+			prefix, seek := first.appendComboPrefix(nil), first.appendStartPrefix(nil)
 			for it.Seek(seek); it.ValidForPrefix(prefix); it.Next() {
 				item := it.Item()
 				k, err := parseSketchKey(item.Key())

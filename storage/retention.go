@@ -21,7 +21,7 @@ func (db *DB) retain(now int64) error {
 			if int64(part+1)*partSeconds[r] > cutoff {
 				break
 			}
-			if err := db.bdb.DropPrefix(appendPartPrefix(nil, r, part)); err != nil {
+			if err := db.bdb.DropPrefix(appendPartPrefix(nil, r.code(), part)); err != nil {
 				return err
 			}
 			db.m.dropped.WithLabelValues(r.String()).Inc()
@@ -36,14 +36,14 @@ func (db *DB) retain(now int64) error {
 		if err != nil || !ok || day >= cutoffDay {
 			return err
 		}
-		if err := db.bdb.DropPrefix(appendIndexKey(nil, day, 0, "")[:5]); err != nil {
+		if err := db.bdb.DropPrefix(appendIndexDayPrefix(nil, day)); err != nil {
 			return err
 		}
 	}
 }
 
 func (db *DB) oldestPartition(r Res) (part uint32, ok bool, err error) {
-	prefix := []byte{kindSketch, byte(r)}
+	prefix := []byte{kindSketch, r.code()}
 	err = db.bdb.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 		defer it.Close()
@@ -70,9 +70,11 @@ func (db *DB) oldestIndexDay() (day int64, ok bool, err error) {
 		if !it.ValidForPrefix(prefix) {
 			return nil
 		}
-		k := it.Item().Key()
-		day = int64(uint32(k[1])<<24 | uint32(k[2])<<16 | uint32(k[3])<<8 | uint32(k[4]))
-		ok = true
+		d, _, _, err := parseIndexKey(it.Item().Key())
+		if err != nil {
+			return err
+		}
+		day, ok = d, true
 		return nil
 	})
 	return day, ok, err

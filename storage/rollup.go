@@ -2,14 +2,11 @@ package storage
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"time"
 
 	"github.com/DataDog/sketches-go/ddsketch"
 	"github.com/dgraph-io/badger/v4"
-
-	"rumd/internal/series"
 	"rumd/internal/sketch"
 )
 
@@ -47,7 +44,8 @@ func (db *DB) storeMeta(name string, v int64) error {
 }
 
 // mergePeriod merges the src-resolution sketches of [start, start+dst.Seconds()) into one
-// dst sketch per (view, metric, series). The period lies inside one src partition.
+// dst sketch per (view, metric, series). The period lies inside one src partition. It works
+// on stored codes throughout, so it rolls up every sketch, known to this build or not.
 func (db *DB) mergePeriod(src, dst Res, start int64) error {
 	t0 := time.Now()
 	end := start + dst.Seconds()
@@ -59,17 +57,17 @@ func (db *DB) mergePeriod(src, dst Res, start int64) error {
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false})
 		defer it.Close()
 		// Skip-scan the partition: one pass per (view, metric) present in it.
-		prefix := appendPartPrefix(nil, src, part)
+		prefix := appendPartPrefix(nil, src.code(), part)
 		seek := append([]byte(nil), prefix...)
 		for it.Seek(seek); it.ValidForPrefix(prefix); it.Seek(seek) {
 			k, err := parseSketchKey(it.Item().Key())
 			if err != nil {
 				return err
 			}
-			combo := appendSeriesPrefix(nil, src, part, k.view, k.metric)
+			k.start, k.series = start, nil
+			combo, from := k.appendComboPrefix(nil), k.appendStartPrefix(nil)
 			merged := map[string]*ddsketch.DDSketch{}
 			var order []string
-			from := binary.BigEndian.AppendUint32(append([]byte(nil), combo...), uint32(start))
 			for it.Seek(from); it.ValidForPrefix(combo); it.Next() {
 				item := it.Item()
 				sk, err := parseSketchKey(item.Key())
@@ -89,9 +87,10 @@ func (db *DB) mergePeriod(src, dst Res, start int64) error {
 					return fmt.Errorf("roll up %s %s: %w", dst, unix(start), err)
 				}
 			}
+			out := sketchKey{res: dst.code(), view: k.view, metric: k.metric, part: partitionOf(dst, start), start: start}
 			for _, ser := range order {
-				key := appendSketchKey(nil, dst, k.view, k.metric, start, []byte(ser))
-				if err := wb.Set(key, sketch.AppendEncoded(nil, merged[ser])); err != nil {
+				out.series = []byte(ser)
+				if err := wb.Set(out.append(nil), sketch.AppendEncoded(nil, merged[ser])); err != nil {
 					return err
 				}
 				written++
@@ -122,5 +121,3 @@ func nextCombo(prefix []byte) []byte {
 	}
 	return append(prefix, 0xff)
 }
-
-var _ = series.NumDims

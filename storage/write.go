@@ -45,7 +45,8 @@ func (db *DB) WriteWindow(w *Window) error {
 	var key, val []byte
 	for i := range w.Entries {
 		e := &w.Entries[i]
-		key = appendSketchKey(key[:0], Minute, e.View, e.Metric, w.Start, e.Series)
+		k := keyOf(Minute, e.View, e.Metric, w.Start, e.Series)
+		key = k.append(key[:0])
 		val = sketch.AppendEncoded(val[:0], e.Sketch)
 		if err := wb.Set(append([]byte(nil), key...), append([]byte(nil), val...)); err != nil {
 			return fmt.Errorf("write window %s: %w", unix(w.Start), err)

@@ -12,6 +12,8 @@ import (
 type Metric uint8
 
 // The metrics of docs/design.md §4. Page metrics come first; probe metrics start at ProbeDNS.
+// These are in-memory positions (array indexes, bit positions); what is stored on disk is
+// each metric's code in codes.go.
 const (
 	DNS Metric = iota
 	Connect
@@ -25,7 +27,9 @@ const (
 	LCP
 	INP
 	CLS
-	ProbeDNS
+	// A build with the rumd_extra tag slips a page metric in here, moving every probe
+	// metric, to prove that stored data does not depend on these positions.
+	ProbeDNS Metric = iota + extraPageMetrics
 	ProbeConnect
 	ProbeTLS
 	ProbeTTFB
@@ -39,16 +43,10 @@ const NumPageMetrics = int(ProbeDNS)
 // NumProbeMetrics is the number of probe metrics.
 const NumProbeMetrics = int(NumMetrics - ProbeDNS)
 
-var metricNames = [NumMetrics]string{
-	"dns", "connect", "tls", "ttfb", "download", "dom_interactive", "dcl", "load",
-	"fcp", "lcp", "inp", "cls",
-	"probe_dns", "probe_connect", "probe_tls", "probe_ttfb", "probe_total",
-}
-
 // String returns the metric's API name, e.g. "ttfb".
 func (m Metric) String() string {
 	if m < NumMetrics {
-		return metricNames[m]
+		return byMetric[m].name
 	}
 	return fmt.Sprintf("metric(%d)", uint8(m))
 }
@@ -66,8 +64,8 @@ func (m Metric) IsProbe() bool { return m >= ProbeDNS && m < NumMetrics }
 
 // ParseMetric maps an API name to its Metric.
 func ParseMetric(s string) (Metric, bool) {
-	for i, n := range metricNames {
-		if n == s {
+	for i, r := range byMetric {
+		if r.name == s {
 			return Metric(i), true
 		}
 	}
@@ -75,36 +73,42 @@ func ParseMetric(s string) (Metric, bool) {
 }
 
 // MetricNames lists every metric's API name in enum order.
-func MetricNames() []string { return append([]string(nil), metricNames[:]...) }
+func MetricNames() []string {
+	out := make([]string, len(byMetric))
+	for i, r := range byMetric {
+		out[i] = r.name
+	}
+	return out
+}
 
 // Dim is a dimension a metric is cut by.
 type Dim uint8
 
-// The dimensions of docs/design.md §4.
+// The dimensions of docs/design.md §4, as in-memory positions; on disk each is its code in codes.go.
 const (
 	Page Dim = iota
 	Country
 	Device
 	Nav
 	Variant
-	Probe
-	NumDims
+	// A build with the rumd_extra tag adds one dimension here, moving Probe, and one after
+	// Probe.
+	Probe   Dim = iota + extraDimsBeforeProbe
+	NumDims     = Probe + 1 + extraDimsAfterProbe
 )
-
-var dimNames = [NumDims]string{"page", "country", "device", "nav", "variant", "probe"}
 
 // String returns the dimension's API name.
 func (d Dim) String() string {
 	if d < NumDims {
-		return dimNames[d]
+		return byDim[d].name
 	}
 	return fmt.Sprintf("dim(%d)", uint8(d))
 }
 
 // ParseDim maps an API name to its Dim.
 func ParseDim(s string) (Dim, bool) {
-	for i, n := range dimNames {
-		if n == s {
+	for i, r := range byDim {
+		if r.name == s {
 			return Dim(i), true
 		}
 	}
@@ -112,7 +116,13 @@ func ParseDim(s string) (Dim, bool) {
 }
 
 // DimNames lists every dimension's API name in enum order.
-func DimNames() []string { return append([]string(nil), dimNames[:]...) }
+func DimNames() []string {
+	out := make([]string, len(byDim))
+	for i, r := range byDim {
+		out[i] = r.name
+	}
+	return out
+}
 
 // Other is the value a dimension takes once its per-window cardinality cap is reached.
 const Other = "__other__"
@@ -144,10 +154,11 @@ func MaskOf(dims ...Dim) Mask {
 	return m
 }
 
-// Dims lists the set's dimensions in canonical (enum) order.
+// Dims lists the set's dimensions in canonical order: by ascending code, so that the order
+// of label values in a stored series key never depends on enum positions.
 func (m Mask) Dims() []Dim {
 	var out []Dim
-	for d := Dim(0); d < NumDims; d++ {
+	for _, d := range dimOrder {
 		if m.Has(d) {
 			out = append(out, d)
 		}
@@ -171,7 +182,7 @@ func (m Mask) Len() int {
 // carry the page metrics.
 type View struct {
 	Mask Mask
-	Dims []Dim // canonical order
+	Dims []Dim // canonical order (see Mask.Dims)
 }
 
 // NewView builds the view of the given dimensions.
@@ -213,7 +224,7 @@ func ParseView(names []string) (View, error) {
 		}
 		d, ok := ParseDim(n)
 		if !ok {
-			return View{}, fmt.Errorf("unknown dimension %q (known: %s)", n, strings.Join(dimNames[:], ", "))
+			return View{}, fmt.Errorf("unknown dimension %q (known: %s)", n, strings.Join(DimNames(), ", "))
 		}
 		if m.Has(d) {
 			return View{}, fmt.Errorf("dimension %q given twice", n)
