@@ -11,6 +11,7 @@ import (
 	_ "time/tzdata" // tz names resolve on hosts without a zoneinfo database
 
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
@@ -195,25 +196,30 @@ func parseBool(name, s string) (bool, error) {
 // fontSize is the size of tick labels and the legend; the title is a little larger.
 const fontSize = 10
 
+// sans is the sans-serif face gonum/plot ships (Liberation Sans) at size points.
+func sans(size vg.Length) font.Font {
+	return font.Font{Typeface: "Liberation", Variant: "Sans", Size: size}
+}
+
 // drawGraph draws the series as a line graph in format png or svg, its time axis from
 // from to until in loc.
 func drawGraph(w io.Writer, format string, o *graphOptions, loc *time.Location, list []*tseries, from, until int64) error {
 	p := plot.New()
 	p.BackgroundColor = o.bg
 	p.Title.TextStyle.Color = o.fg
-	p.Title.TextStyle.Font.Size = fontSize + 2
+	p.Title.TextStyle.Font = sans(fontSize + 2)
 	for _, ax := range []*plot.Axis{&p.X, &p.Y} {
 		ax.Color = o.fg
 		ax.Label.TextStyle.Color = o.fg
-		ax.Label.TextStyle.Font.Size = fontSize
+		ax.Label.TextStyle.Font = sans(fontSize)
 		ax.Tick.Color = o.fg
 		ax.Tick.Label.Color = o.fg
-		ax.Tick.Label.Font.Size = fontSize
+		ax.Tick.Label.Font = sans(fontSize)
 	}
 	// The legend is drawn below the graph, as Graphite draws it, not inside the plot.
 	leg := plot.NewLegend()
 	leg.TextStyle.Color = o.fg
-	leg.TextStyle.Font.Size = fontSize
+	leg.TextStyle.Font = sans(fontSize)
 	leg.Top, leg.Left = true, true
 	leg.Padding = 2
 
@@ -257,8 +263,10 @@ func drawGraph(w io.Writer, format string, o *graphOptions, loc *time.Location, 
 	if p.Y.Max <= p.Y.Min {
 		p.Y.Max = p.Y.Min + 1
 	}
+	p.Y.Tick.Marker = numberTicker{max: max(2, o.height/50)}
 	if o.hideAxes || o.graphOnly {
 		p.HideAxes()
+		p.X.Label.Text, p.Y.Label.Text = "", ""
 	}
 
 	wd, ht := vg.Length(o.width), vg.Length(o.height)
@@ -337,13 +345,34 @@ func addSeries(p *plot.Plot, leg *plot.Legend, o *graphOptions, list []*tseries)
 			}
 			seg = nil
 		}
+		prev := plotter.XY{Y: math.NaN()}
 		for j, v := range values[i] {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
 				flush()
+				prev.Y = v
 				continue
 			}
 			lo, hi = min(lo, v), max(hi, v)
-			seg = append(seg, plotter.XY{X: float64(s.start + int64(j)*s.step), Y: v})
+			pt := plotter.XY{X: float64(s.start + int64(j)*s.step), Y: v}
+			// gonum/plot does not clip to the axes: a line leaving yMin..yMax ends where it
+			// crosses the bound and starts again where it comes back.
+			for _, bound := range []float64{o.yMin, o.yMax} {
+				if !math.IsNaN(prev.Y) && (prev.Y-bound)*(v-bound) < 0 {
+					x := prev.X + (pt.X-prev.X)*(bound-prev.Y)/(v-prev.Y)
+					if inside(prev.Y, o) {
+						seg = append(seg, plotter.XY{X: x, Y: bound})
+						flush()
+					} else {
+						seg = append(seg, plotter.XY{X: x, Y: bound})
+					}
+				}
+			}
+			prev = pt
+			if inside(v, o) {
+				seg = append(seg, pt)
+			} else {
+				flush()
+			}
 		}
 		flush()
 	}
@@ -363,6 +392,11 @@ func addSeries(p *plot.Plot, leg *plot.Legend, o *graphOptions, list []*tseries)
 		leg.Add(out[i].name, out[i].thumb)
 	}
 	return lo, hi, nil
+}
+
+// inside reports whether v lies within the asked yMin..yMax (bounds not asked are open).
+func inside(v float64, o *graphOptions) bool {
+	return !(v < o.yMin) && !(v > o.yMax)
 }
 
 // stack adds each series' values to those of the series before it, a gap counting as 0.
@@ -471,6 +505,36 @@ func (t timeTicker) Ticks(lo, hi float64) []plot.Tick {
 		} else {
 			cur = cur.Add(step)
 		}
+	}
+	return out
+}
+
+// numberTicker marks the value axis at round numbers (1, 2, 2.5 or 5 times a power of
+// ten), at most max marks, labelled without needless decimals.
+type numberTicker struct{ max int }
+
+// Ticks implements plot.Ticker.
+func (t numberTicker) Ticks(lo, hi float64) []plot.Tick {
+	if !(hi > lo) || math.IsInf(hi-lo, 0) {
+		return nil
+	}
+	raw := (hi - lo) / float64(t.max)
+	pow := math.Pow(10, math.Floor(math.Log10(raw)))
+	step := 10 * pow
+	for _, m := range []float64{1, 2, 2.5, 5} {
+		if m*pow >= raw {
+			step = m * pow
+			break
+		}
+	}
+	decimals := max(0, int(-math.Floor(math.Log10(step)+1e-9)))
+	if step/math.Pow(10, -float64(decimals)) != math.Trunc(step/math.Pow(10, -float64(decimals))) {
+		decimals++ // 2.5 × 10^k needs one more digit
+	}
+	var out []plot.Tick
+	for i := math.Ceil(lo / step); i*step <= hi && len(out) <= t.max; i++ {
+		v := i * step
+		out = append(out, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', decimals, 64)})
 	}
 	return out
 }
