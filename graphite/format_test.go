@@ -342,7 +342,7 @@ func TestRenderParameterErrors(t *testing.T) {
 		t.Fatalf("control: %d %q %.200s", code, ctype, body)
 	}
 	for _, q := range []string{
-		"format=gif", "width=0", "width=100000", "height=abc", "width=4000&height=4000",
+		"format=gif", "width=0", "width=NaN", "width=100000", "height=abc", "width=4000&height=4000",
 		"bgcolor=chartreuse-ish", "colorList=red,%23zzzzzz", "yMin=5&yMax=1", "yMax=NaN",
 		"lineWidth=-1", "hideLegend=maybe", "areaMode=stacked", "areaMode=sideways", "tz=Mars/Olympus",
 		"format=raw&tz=nowhere",

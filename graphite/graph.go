@@ -103,7 +103,7 @@ func parseGraphOptions(get func(string) string) (*graphOptions, error) {
 	}{{"width", &o.width}, {"height", &o.height}} {
 		if s := get(p.name); s != "" {
 			v, err := strconv.ParseFloat(s, 64)
-			if err != nil || v < 16 || v > maxGraphSide {
+			if err != nil || !(v >= 16 && v <= maxGraphSide) {
 				return nil, badf("bad_argument", "%s %q must be a number of pixels from 16 to %d", p.name, s, maxGraphSide)
 			}
 			*p.dst = int(v)
