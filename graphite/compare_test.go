@@ -194,7 +194,7 @@ func TestComparePercentiles(t *testing.T) {
 		var one, many []renderSeries
 		target := "comparePercentiles(rumd.variant.cdn-a.ttfb.p75, rumd.variant.cdn-b.ttfb.p75, true)"
 		for mdp, out := range map[int]*[]renderSeries{1: &one, 1000: &many} {
-			form := url.Values{"target": {target}, "from": {"-30min"}, "until": {"now"}, "maxDataPoints": {strconv.Itoa(mdp)}}
+			form := url.Values{"target": {target}, "from": {"-30min"}, "until": {"now"}, "format": {"json"}, "maxDataPoints": {strconv.Itoa(mdp)}}
 			if code := e.post(t, "/render", form, out); code != 200 {
 				t.Fatalf("status %d", code)
 			}
@@ -273,7 +273,7 @@ func (e *env) checkCompare(t *testing.T, what, refID, target string, from, until
 		t.Errorf("%s: verdict %q is none of query.Verdict's forms", what, verdict)
 	}
 	for i, r := range []string{roleA, roleB} {
-		form := url.Values{"target": {cmp.args[i].text}, "from": {strconv.FormatInt(from, 10)}, "until": {strconv.FormatInt(until, 10)}, "maxDataPoints": {"1"}}
+		form := url.Values{"target": {cmp.args[i].text}, "from": {strconv.FormatInt(from, 10)}, "until": {strconv.FormatInt(until, 10)}, "format": {"json"}, "maxDataPoints": {"1"}}
 		var side []renderSeries
 		if code := e.post(t, "/render", form, &side); code != 200 {
 			t.Errorf("%s: side %s alone: status %d", what, r, code)

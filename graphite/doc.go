@@ -60,4 +60,11 @@
 // null when a side has too few page views). Every series is tagged metric, stat and compare
 // (delta, a, b, ci_low, ci_high). Each side must read one percentile of one metric from one
 // view; counts and series computed from numbers (sumSeries, constantLine) are refused.
+//
+// # Formats, graphs and alerting
+//
+// /render answers png (the default, drawn with gonum/plot), svg, json, raw and csv, with
+// Graphite's graph parameters, and the functions alerting tools and status pages use
+// (keepLastValue, threshold, movingAverage, ...); a moving window over a percentile merges
+// the window's sketches. docs/graphite.md describes them.
 package graphite

@@ -23,7 +23,8 @@ type tseries struct {
 	expr   string // the path expression it was fetched by, for sumSeries' name
 	tags   map[string]string
 	stat   stat
-	cnst   bool // a constantLine: neither a count nor a percentile
+	cnst   bool   // a constantLine: neither a count nor a percentile
+	color  string // the colour a graph draws it in (threshold's); "" takes the next of colorList
 	start  int64
 	step   int64
 	values []float64

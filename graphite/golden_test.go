@@ -51,18 +51,26 @@ func TestGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	b = append(b, '\n')
-	path := filepath.Join("testdata", "grafana.golden.json")
+	checkGolden(t, filepath.Join("testdata", "grafana.golden.json"), b)
+}
+
+// checkGolden compares got with the golden file at path, rewriting it first with -update.
+func checkGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
 	if *update {
-		if err := os.WriteFile(path, b, 0o644); err != nil {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run go test -run TestGolden -update to create it)", err)
+		t.Fatalf("%v (run go test ./graphite -run %s -update to create it)", err, t.Name())
 	}
-	if !bytes.Equal(b, want) {
-		t.Errorf("answers differ from %s; if the change is meant, run go test ./graphite -run TestGolden -update and review the diff.\n%s", path, firstDiff(want, b))
+	if !bytes.Equal(got, want) {
+		t.Errorf("answer differs from %s; if the change is meant, run go test ./graphite -run %s -update and review the diff.\n%s", path, t.Name(), firstDiff(want, got))
 	}
 }
 

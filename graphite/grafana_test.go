@@ -309,7 +309,7 @@ func TestRenderErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, target, reason, mention string
 	}{
-		{"unknown function names the supported ones", "movingAverage(rumd.total.ttfb.p95, 5)", "unknown_function", "aliasSub, comparePercentiles, constantLine, groupByNode, groupByNodes, groupByTags, highestMax, limit, mergeSeries, seriesByTag, sortByMaxima, sumSeries, timeShift"},
+		{"unknown function names the supported ones", "holtWintersForecast(rumd.total.ttfb.p95)", "unknown_function", "aliasSub, comparePercentiles, constantLine, currentAbove, currentBelow, groupByNode, groupByNodes, groupByTags, highestMax, keepLastValue, limit, maximumAbove, mergeSeries, movingAverage, movingWindow, offset, removeAboveValue, removeBelowValue, scale, seriesByTag, sortByMaxima, sumSeries, threshold, timeShift, transformNull"},
 		{"averaging percentiles", "groupByNode(rumd.page_country.*.*.lcp.p75, 2, 'average')", "bad_argument", "never averages percentiles"},
 		{"summing percentiles by group", "groupByNode(rumd.page_country.*.*.lcp.p75, 2, 'sum')", "not_summable", "use 'merge'"},
 		{"grouping a computed list", "groupByNode(alias(rumd.page.*.lcp.p75, 'x'), 2)", "bad_argument", "path or seriesByTag"},
@@ -455,7 +455,7 @@ func TestFunctionsAndVersion(t *testing.T) {
 		}
 		got = append(got, k)
 	}
-	want := "alias,aliasByNode,aliasByTags,aliasSub,comparePercentiles,constantLine,groupByNode,groupByNodes,groupByTags,highestMax,limit,mergeSeries,seriesByTag,sortByMaxima,sumSeries,timeShift"
+	want := "alias,aliasByNode,aliasByTags,aliasSub,comparePercentiles,constantLine,currentAbove,currentBelow,groupByNode,groupByNodes,groupByTags,highestMax,keepLastValue,limit,maximumAbove,mergeSeries,movingAverage,movingWindow,offset,removeAboveValue,removeBelowValue,scale,seriesByTag,sortByMaxima,sumSeries,threshold,timeShift,transformNull"
 	if strings.Join(sorted(got), ",") != want {
 		t.Errorf("/functions lists %v, want %s", sorted(got), want)
 	}

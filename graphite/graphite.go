@@ -191,8 +191,9 @@ func (h *handler) resolution(from int64) int64 {
 }
 
 func (h *handler) render(c *fiber.Ctx) error {
-	if f := param(c, "format"); f != "" && f != "json" {
-		return fail(c, badf("bad_format", "format %q is not supported; rumd answers format=json", f))
+	out, err := readOutput(c)
+	if err != nil {
+		return fail(c, err)
 	}
 	targets := params(c, "target")
 	if len(targets) == 0 {
@@ -202,7 +203,7 @@ func (h *handler) render(c *fiber.Ctx) error {
 	if err != nil {
 		return fail(c, err)
 	}
-	mdp := 0
+	mdp := out.defaultMaxDataPoints()
 	if s := param(c, "maxDataPoints"); s != "" {
 		n, err := strconv.ParseFloat(s, 64)
 		if err != nil || n < 0 || n > 1e9 {
@@ -223,8 +224,7 @@ func (h *handler) render(c *fiber.Ctx) error {
 		}
 		all = append(all, list...)
 	}
-	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-	return c.Send(appendRender(make([]byte, 0, 4096), all))
+	return out.send(c, all, from, until)
 }
 
 // appendRender writes the render answer: [{"target", "step", "tags", "datapoints": [[v, t],

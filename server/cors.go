@@ -55,7 +55,7 @@ func (s *Server) preflight(c *fiber.Ctx) error {
 // public by nature: ingest, the snippet, the test pages and the health endpoints stay open
 // (and /metrics unless MetricsToken).
 func (s *Server) authorize(c *fiber.Ctx) error {
-	if s.opts.Token == "" || s.public(c.Path()) {
+	if s.opts.Token == "" || s.public(c.Path()) || s.opts.PublicGraphs && publicGraph(c) {
 		return c.Next()
 	}
 	auth := c.Get(fiber.HeaderAuthorization)

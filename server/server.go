@@ -47,6 +47,10 @@ type Options struct {
 	Token string
 	// MetricsToken puts /metrics behind the token too.
 	MetricsToken bool
+	// PublicGraphs lets GET /render answer graph images (png, the default, and svg)
+	// without the token, so that a graph URL works in an <img> tag; data formats (json,
+	// raw, csv) keep needing it.
+	PublicGraphs bool
 }
 
 // DefaultOptions returns the defaults of docs/design.md §2 and §3.

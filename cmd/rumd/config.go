@@ -51,6 +51,7 @@ type Config struct {
 	PprofListen  string `yaml:"pprof_listen"`
 	Token        string `yaml:"token"`
 	MetricsToken bool   `yaml:"metrics_token"`
+	PublicGraphs bool   `yaml:"public_graphs"`
 
 	TrustedProxies []string          `yaml:"trusted_proxies"`
 	CountryHeader  string            `yaml:"country_header"`
@@ -233,6 +234,7 @@ func serveFlags(cfg *Config, configPath *string) *flag.FlagSet {
 	fs.StringVar(&cfg.PprofListen, "pprof-listen", cfg.PprofListen, "serve Go's /debug/pprof profiles on this address (e.g. 127.0.0.1:6060); empty: off")
 	fs.StringVar(&cfg.Token, "token", cfg.Token, "bearer token required by the query, Graphite, dashboard and admin endpoints (empty: open)")
 	fs.BoolVar(&cfg.MetricsToken, "metrics-token", cfg.MetricsToken, "require the token on /metrics too")
+	fs.BoolVar(&cfg.PublicGraphs, "public-graphs", cfg.PublicGraphs, "answer GET /render graph images (png, svg) without the token, for <img> tags")
 	fs.Var(stringList{&cfg.TrustedProxies}, "trusted-proxies", "comma-separated CIDRs whose X-Forwarded-For and country header are believed")
 	fs.StringVar(&cfg.CountryHeader, "country-header", cfg.CountryHeader, "CDN country header, e.g. CF-IPCountry (trusted proxies only)")
 	fs.Var(&pageRuleList{p: &cfg.PageRules}, "page-rule", "page group rule, repeatable: a route template like /questions/:id, or NAME=re:REGEX")
@@ -376,7 +378,7 @@ func buildOptions(c *Config) (*options, error) {
 	o.server.RateLimit.PerAddr, o.server.RateLimit.AddrBurst = c.RateLimit.PerAddr, c.RateLimit.AddrBurst
 	o.server.RateLimit.PerPrefix, o.server.RateLimit.PrefixBurst = c.RateLimit.PerPrefix, c.RateLimit.PrefixBurst
 	o.server.RateLimit.MaxTracked = c.RateLimit.Tracked
-	o.server.Token, o.server.MetricsToken = c.Token, c.MetricsToken
+	o.server.Token, o.server.MetricsToken, o.server.PublicGraphs = c.Token, c.MetricsToken, c.PublicGraphs
 	if err := o.server.Validate(); err != nil {
 		return nil, fmt.Errorf("config ingest: %w", err)
 	}
