@@ -24,6 +24,7 @@ var batchPool = sync.Pool{New: func() any { b := make([]beacon.Beacon, 0, 1); re
 // a count in rumd_beacons_rejected_total{reason}.
 func (s *Server) reject(c *fiber.Ctx, r beacon.Reason, detail string) error {
 	s.m.reject(r, 1)
+	s.refusedBeacon(c, r)
 	if (r == beacon.Overloaded || r == beacon.RateLimited) && len(c.Response().Header.Peek(fiber.HeaderRetryAfter)) == 0 {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(s.opts.RetryAfter))
 	}
