@@ -7,8 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"rumd/internal/testutil"
 	"rumd/server/enrich"
 )
+
+// TestDatabasePinned checks that the database is pinned to one exact version, so every
+// `npm ci` installs the same file.
+func TestDatabasePinned(t *testing.T) { testutil.MustPinnedNPM(t, ".", Package) }
 
 // TestShippedDatabase opens the database `npm ci` installs, through rumd's own enrichment,
 // and checks addresses whose country is stable: the first address of large allocations
