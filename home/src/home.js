@@ -106,7 +106,7 @@ function bands(m) {
 
 function chartSize(box) {
   const width = Math.max(240, box.clientWidth - 12);
-  return { width, height: Math.round(Math.min(220, Math.max(160, width * 0.45))) };
+  return { width, height: Math.round(Math.min(230, Math.max(170, width * 0.5))) };
 }
 
 function makeChart(m) {
@@ -125,7 +125,7 @@ function makeChart(m) {
       y: { range: (u, lo, hi) => [0, Math.max(hi || 0, m.poor) * 1.15] },
     },
     axes: [
-      { stroke: '#667085', grid: { stroke: '#0000000d' }, ticks: { stroke: '#0000001a' } },
+      { stroke: '#667085', space: 80, grid: { stroke: '#0000000d' }, ticks: { stroke: '#0000001a' } },
       { stroke: '#667085', size: 52, grid: { stroke: '#0000000d' }, ticks: { stroke: '#0000001a' },
         values: (u, vals) => vals.map((v) => (m.unitless ? v.toFixed(2) : count(v))) },
     ],
