@@ -105,8 +105,8 @@ function bands(m) {
 }
 
 function chartSize(box) {
-  const width = Math.max(240, box.clientWidth - 12);
-  return { width, height: Math.round(Math.min(230, Math.max(170, width * 0.5))) };
+  const width = Math.max(200, box.clientWidth - 12);
+  return { width, height: Math.round(Math.min(240, Math.max(180, width * 0.7))) };
 }
 
 function makeChart(m) {
