@@ -240,7 +240,7 @@ func TestRunAgainstMiniCollector(t *testing.T) {
 		{name: "a page missing", skew: 1, drop: "/cart", want: "missing in rumd:"},
 		// Client addresses of real countries sent to a collector that places none of them:
 		// one line naming the GeoIP file, not one per country group.
-		{name: "no geoip file", skew: 1, xff: true, want: "without the load tool's GeoIP file"},
+		{name: "no geoip file", skew: 1, xff: true, want: "without the tool's GeoIP file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, url := newMiniCollector(t)
