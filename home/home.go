@@ -41,10 +41,6 @@ func (o Options) Validate() error {
 	return nil
 }
 
-// Paths are the routes Mount adds that need no token: the page and its assets carry no
-// data (the data comes from the API, which asks for the token when one is set).
-var Paths = []string{"/", "/home.js", "/home.css"}
-
 // asset is one embedded file served with a validator.
 type asset struct {
 	body  []byte
