@@ -210,7 +210,7 @@ func mustBrowser(t *testing.T, w *consoleWatch) context.Context {
 // waitLoaded waits until the page has drawn n rounds of data (body[data-loaded] >= n).
 func waitLoaded(ctx context.Context, t *testing.T, n int) {
 	t.Helper()
-	tctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second) // the page refreshes every 15 s
 	defer cancel()
 	_, err := chromedp.Run(tctx, chromedp.Poll[bool](fmt.Sprintf("Number(document.body.dataset.loaded || 0) >= %d", n), chromedp.WithPollingInterval(50*time.Millisecond)))
 	if err != nil {
@@ -358,6 +358,18 @@ func TestHomePageShowsTheData(t *testing.T) {
 		if !strings.Contains(e, "rumd-control") {
 			t.Errorf("page error: %s", e)
 		}
+	}
+
+	// The page refreshes itself: beacons sent now show up without a reload.
+	for i := 0; i < 5; i++ {
+		if code := r.post(t, testutil.MustJSON(t, testutil.Beacon(time.Now(), "https://shop.example/late", 300, 1200)), "5.6.7.9", false); code != http.StatusNoContent {
+			t.Fatalf("late beacon: %d", code)
+		}
+	}
+	waitLoaded(ctx, t, 2)
+	late, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#t-beacons tr[data-key="accepted"] td[data-metric=count]`)))
+	if want := ms(float64(accepted + 5)); late != want {
+		t.Errorf("after a refresh the page shows %q accepted beacons, want %s", late, want)
 	}
 
 	if *screenshotPath != "" {
