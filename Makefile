@@ -9,15 +9,23 @@ PKGS := ./...
 build:
 	$(GO) build -o $(BIN) ./cmd/rumd
 
+# run installs the pinned country database (geoip/, CC0) when it is missing, so countries
+# work out of the box; rumd finds it in its default location (docs/geoip.md).
 run: build
+	@test -f geoip/node_modules/@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb || \
+		(cd geoip && npm ci --no-audit --no-fund --silent) || \
+		echo "make run: could not install the GeoIP database (npm ci in geoip/); every country will be XX"
 	./$(BIN) serve
 
 # deps installs what the tests need beyond Go modules: Debian's Chromium for the browser
-# tests, and the snippet's pinned npm packages (web-vitals) for the snippet build check.
+# tests, the pinned npm packages of the snippet (web-vitals) and the home page (uPlot) for
+# their build checks, and the country database (geoip/) its test opens.
 deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; }
-	@if [ -f beacon-js/package-lock.json ]; then cd beacon-js && npm ci --no-audit --no-fund --silent; fi
+	@for d in beacon-js home geoip; do \
+		if [ -f $$d/package-lock.json ]; then (cd $$d && npm ci --no-audit --no-fund --silent) || exit 1; fi; \
+	done
 	$(GO) mod download
 
 test: deps test-unit test-fuzz test-integration

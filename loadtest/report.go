@@ -138,6 +138,10 @@ func (r *Report) evaluate(maxRelErr float64, metrics *Counts) {
 		r.Ratio = &v
 	}
 	if a := r.Accuracy; a != nil {
+		if a.GeoIPMismatch != "" {
+			r.Problems = append(r.Problems, "rumd's countries differ from the load tool's ("+a.GeoIPMismatch+"): it runs without the tool's GeoIP file, so the checks by country were skipped; "+
+				"run `rumd loadtest --target '' --write-geoip loadtest.mmdb` and restart rumd with `--geoip loadtest.mmdb --trusted-proxies 127.0.0.1/32` (or load it with --xff=false)")
+		}
 		if a.Worst != nil && !(a.Worst.RelError <= maxRelErr) {
 			w := a.Worst
 			r.Problems = append(r.Problems, fmt.Sprintf("accuracy: %s p%s %s: rumd %g, exact %g: error %.2f%% > %.2f%%",

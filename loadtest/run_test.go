@@ -234,12 +234,16 @@ func TestRunAgainstMiniCollector(t *testing.T) {
 		name   string
 		skew   float64
 		drop   string
+		xff    bool
 		wantOK bool
 		want   string
 	}{
 		{name: "exact", skew: 1, wantOK: true},
 		{name: "quantiles 2% high", skew: 1.02, want: "accuracy:"},
 		{name: "a page missing", skew: 1, drop: "/cart", want: "missing in rumd:"},
+		// Client addresses of real countries sent to a collector that places none of them:
+		// one line naming the GeoIP file, not one per country group.
+		{name: "no geoip file", skew: 1, xff: true, want: "without the tool's GeoIP file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, url := newMiniCollector(t)
@@ -248,10 +252,13 @@ func TestRunAgainstMiniCollector(t *testing.T) {
 			o.Target = url
 			o.Count = 3000
 			o.BadShare = 0.1
-			o.UseXFF = false // the mini collector has no GeoIP: every country is XX
+			o.UseXFF = tc.xff // the mini collector has no GeoIP: every country is XX
 			rep, err := Run(context.Background(), o, nil)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tc.xff && len(rep.Problems) != 1 {
+				t.Errorf("want the one GeoIP line, got %d problems: %q", len(rep.Problems), rep.Problems)
 			}
 			if rep.OK != tc.wantOK {
 				t.Fatalf("ok = %v, want %v; problems: %q", rep.OK, tc.wantOK, rep.Problems)

@@ -70,7 +70,9 @@ func (s *Server) authorize(c *fiber.Ctx) error {
 
 func (s *Server) public(path string) bool {
 	switch path {
-	case s.opts.IngestPath, "/rumd.js", "/test", "/test/", "/test/embed", "/healthz", "/readyz":
+	case s.opts.IngestPath, "/rumd.js", "/test", "/test/", "/test/embed", "/healthz", "/readyz",
+		"/", "/home.js", "/home.css": // the home page asks for the token itself
+
 		return true
 	case "/metrics":
 		return !s.opts.MetricsToken

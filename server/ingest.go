@@ -37,6 +37,7 @@ func (s *Server) reject(c *fiber.Ctx, r beacon.Reason, detail string, counted bo
 	if !counted {
 		s.deps.Pipeline.Refuse(r)
 	}
+	s.refusedBeacon(c, r)
 	if (r == beacon.Overloaded || r == beacon.RateLimited) && len(c.Response().Header.Peek(fiber.HeaderRetryAfter)) == 0 {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(s.opts.RetryAfter))
 	}

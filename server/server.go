@@ -123,6 +123,7 @@ type Server struct {
 	m    *metrics
 	cors corsPolicy
 	lim  *ratelimit.Limiter
+	hint proxyHint
 }
 
 // New builds the server and its routes.

@@ -157,7 +157,7 @@ func Open(dir string, logger *slog.Logger, reg prometheus.Registerer, opts Optio
 		return nil, fmt.Errorf("create data directory %s: %w", dir, err)
 	}
 	bo := badger.DefaultOptions(filepath.Clean(dir)).
-		WithLogger(badgerLogger{logger.With("component", "badger")}).
+		WithLogger(badgerLogger{logger.With("lib", "badger")}).
 		WithMemTableSize(opts.MemTableBytes).
 		WithNumMemtables(2).
 		WithValueThreshold(64 << 10).

@@ -3,35 +3,8 @@
 package main
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
-
 	"rumd/beacon-js/internal/bundle"
+	"rumd/internal/jsbundle"
 )
 
-func main() {
-	dir, err := os.Getwd()
-	if err != nil {
-		fail(err)
-	}
-	files, err := bundle.Build(dir)
-	if err != nil {
-		fail(err)
-	}
-	for name, b := range files {
-		path := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			fail(err)
-		}
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			fail(err)
-		}
-		fmt.Printf("%s\t%d bytes\n", name, len(b))
-	}
-}
-
-func fail(err error) {
-	fmt.Fprintln(os.Stderr, "beacon-js build:", err)
-	os.Exit(1)
-}
+func main() { jsbundle.Main(bundle.Entries, bundle.Banner) }

@@ -216,7 +216,7 @@ func serveFlags(cfg *Config, configPath *string) *flag.FlagSet {
 	fs.StringVar(configPath, "config", "", "YAML config file; flags given too override it")
 	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "address to serve on")
 	fs.StringVar(&cfg.Data, "data", cfg.Data, "data directory (sketch database)")
-	fs.StringVar(&cfg.GeoIP, "geoip", cfg.GeoIP, "MaxMind-format country database (GeoIP2/GeoLite2/DB-IP Country or City, ip-location-db); empty: every country is XX")
+	fs.StringVar(&cfg.GeoIP, "geoip", cfg.GeoIP, "MaxMind-format country database (GeoIP2/GeoLite2/DB-IP Country or City, ip-location-db); empty: the first found in the default locations (docs/geoip.md); none: no database, every country is XX")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&cfg.Ingest.Path, "ingest-path", cfg.Ingest.Path, "path beacons are posted to")
 	fs.Var(stringList{&cfg.Ingest.CORSOrigins}, "cors-origins", "comma-separated origins allowed to post beacons, or *")

@@ -22,6 +22,7 @@ import (
 	beaconjs "rumd/beacon-js"
 	"rumd/dashboards"
 	"rumd/graphite"
+	"rumd/home"
 	"rumd/ingest"
 	"rumd/ingest/enrich"
 	"rumd/query"
@@ -63,6 +64,7 @@ func serve(ctx context.Context, logger *slog.Logger, cfg *Config, ready chan<- s
 	if err != nil {
 		return err
 	}
+	resolveGeoIP(logger, cfg.GeoIP, &o.enrich)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -75,7 +77,8 @@ func serve(ctx context.Context, logger *slog.Logger, cfg *Config, ready chan<- s
 		store.Close(context.Background())
 		return err
 	}
-	enr, err := enrich.New(logger.With("component", "enrich"), reg, o.enrich)
+	// enrich names its own component in its log lines.
+	enr, err := enrich.New(logger, reg, o.enrich)
 	if err != nil {
 		agg.Close(context.Background())
 		store.Close(context.Background())
@@ -100,6 +103,9 @@ func serve(ctx context.Context, logger *slog.Logger, cfg *Config, ready chan<- s
 			func(r fiber.Router) error { return beaconjs.Mount(r, o.snippet) },
 			func(r fiber.Router) error { return graphite.Mount(r, eng, gopts) },
 			dashboards.Mount,
+			func(r fiber.Router) error {
+				return home.Mount(r, reg, home.Options{Version: version, IngestPath: o.server.IngestPath})
+			},
 		},
 	}, o.server)
 	if err != nil {
@@ -115,8 +121,9 @@ func serve(ctx context.Context, logger *slog.Logger, cfg *Config, ready chan<- s
 		store.Close(context.Background())
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	logger.Info("rumd serving", "addr", ln.Addr().String(), "data", cfg.Data, "geoip", cfg.GeoIP,
+	logger.Info("rumd serving", "addr", ln.Addr().String(), "data", cfg.Data, "geoip", o.enrich.GeoIPPath,
 		"ingest", o.server.IngestPath, "views", len(o.agg.Views), "version", version)
+	logStartURLs(logger, ln.Addr())
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
