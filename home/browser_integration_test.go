@@ -45,7 +45,6 @@ const personUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, lik
 type rumd struct {
 	url   string
 	token string
-	logs  *bytes.Buffer
 }
 
 // startRumd runs the real binary on 127.0.0.1 with a GeoIP file placing three test ranges,
@@ -56,24 +55,9 @@ func startRumd(t *testing.T, args ...string) *rumd {
 		geoipfile.Network{CIDR: "1.2.3.0/24", Country: "DE"},
 		geoipfile.Network{CIDR: "5.6.0.0/16", Country: "US"},
 		geoipfile.Network{CIDR: "2001:db8::/32", Country: "JP"})
-	addr := testutil.MustFreeAddr(t)
-	r := &rumd{url: "http://" + addr, logs: &bytes.Buffer{}}
-	cmd := exec.Command(binary, append([]string{"serve", "--listen", addr, "--data", t.TempDir(), "--geoip", geo,
+	p := testutil.StartRumd(t, binary, append([]string{"--data", t.TempDir(), "--geoip", geo,
 		"--trusted-proxies", "127.0.0.1/32", "--rate-limit", "0", "--rate-limit-prefix", "0"}, args...)...)
-	cmd.Stdout, cmd.Stderr = r.logs, r.logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if resp, err := http.Get(r.url + "/healthz"); err == nil {
-			resp.Body.Close()
-			return r
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("rumd did not start:\n%s", r.logs)
-		}
-	}
+	return &rumd{url: p.URL}
 }
 
 // post sends one beacon body from client address ip, as a person's browser.
@@ -131,7 +115,7 @@ func (r *rumd) seed(t *testing.T) (accepted int) {
 			b["nav"] = "reload"
 		}
 		if code := r.post(t, testutil.MustJSON(t, b), ips[i%len(ips)], i%3 == 1); code != http.StatusNoContent {
-			t.Fatalf("beacon %d: status %d\n%s", i, code, r.logs)
+			t.Fatalf("beacon %d: status %d", i, code)
 		}
 		accepted++
 	}
