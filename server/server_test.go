@@ -28,6 +28,7 @@ type testServer struct {
 	url string
 	reg *prometheus.Registry
 	agg *aggregator.Aggregator
+	db  *storage.DB
 	srv *Server
 }
 
@@ -64,7 +65,7 @@ func startServerAgg(t testing.TB, mod func(*Options, *enrich.Options), amod func
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(nil, reg, Deps{Sink: agg, Enricher: enr, Engine: query.New(db, agg, ao.Views), Gatherer: reg}, so)
+	srv, err := New(nil, reg, Deps{Sink: agg, Enricher: enr, Engine: query.New(db, agg, ao.Views), Gatherer: reg, Now: ao.Now}, so)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +80,7 @@ func startServerAgg(t testing.TB, mod func(*Options, *enrich.Options), amod func
 		enr.Close()
 		db.Close(context.Background())
 	})
-	return &testServer{url: "http://" + ln.Addr().String(), reg: reg, agg: agg, srv: srv}
+	return &testServer{url: "http://" + ln.Addr().String(), reg: reg, agg: agg, db: db, srv: srv}
 }
 
 func (ts *testServer) post(t *testing.T, body []byte, hdr map[string]string) (int, http.Header, []byte) {
