@@ -39,7 +39,7 @@ func FuzzRender(f *testing.F) {
 		ec := &evalCtx{ctx: context.Background(), h: e.h, from: from, until: e.now.Unix(),
 			step: e.h.stepFor(from, e.now.Unix(), 60), cache: map[string]*query.Result{}}
 		list, err := ec.eval(ex)
-		var ae *apiError
+		var ae *query.Error
 		if err != nil && !errors.As(err, &ae) {
 			t.Fatalf("%q: internal error %v", target, err)
 		}
