@@ -2,7 +2,10 @@
 // view that holds the asked dimensions, plans each step over the coarsest stored
 // resolution that fits (day and hour rollups where whole, minutes elsewhere, memory for
 // windows not yet stored), and merges sketches per group and step. Percentiles are read
-// from the merged sketch, never averaged.
+// from the merged sketch, never averaged. It is the layer under both front-ends, the JSON
+// API and the Graphite API: it also holds their step policy, their reading of times and
+// durations, their timeout, and their error codes with the one mapping of those to HTTP
+// answers (docs/query.md).
 package query
 
 import (
@@ -389,6 +392,9 @@ func (a *accumulator) result() *Result {
 
 // LabelValues lists the values of a dimension seen in [from, to), in storage or memory.
 func (e *Engine) LabelValues(ctx context.Context, d series.Dim, from, to int64) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	stored, err := e.store.LabelValues(d, from, to)
 	if err != nil {
 		return nil, err
