@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"rumd/dashboards"
+	"rumd/query"
 )
 
 // grafanaDashboard is what the replay reads of a shipped dashboard.
@@ -98,7 +99,7 @@ func TestShippedDashboards(t *testing.T) {
 			continue // the Prometheus health dashboard: its names are checked in package dashboards
 		}
 		t.Run(name, func(t *testing.T) {
-			from, err := parseTime(d.Time.From, e.now)
+			from, err := query.ParseTime(d.Time.From, e.now)
 			if err != nil {
 				t.Fatalf("time.from %q: %v", d.Time.From, err)
 			}

@@ -83,7 +83,12 @@ func mustEnvViews(tb testing.TB, now time.Time, recs []series.Record, views []se
 		}
 		time.Sleep(time.Millisecond)
 	}
-	eng := query.New(store, agg, views)
+	qo := query.DefaultOptions()
+	qo.Views = views
+	eng, err := query.New(nil, store, agg, qo)
+	if err != nil {
+		tb.Fatal(err)
+	}
 
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	gopts := DefaultOptions()
@@ -362,7 +367,7 @@ func (e *env) checkSeries(t *testing.T, what string, list []renderSeries) (point
 		}
 		var shift int64
 		if ts := s.Tags["timeShift"]; ts != "" {
-			d, err := parseShift(ts)
+			d, err := query.ParseShift(ts)
 			if err != nil {
 				t.Fatal(err)
 			}

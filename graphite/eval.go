@@ -2,7 +2,6 @@ package graphite
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -54,16 +53,9 @@ func (s *tseries) max() float64 {
 	return m
 }
 
-// apiError is a caller's mistake: answered with 400 and {"error", "reason"}.
-type apiError struct {
-	reason string
-	msg    string
-}
-
-func (e *apiError) Error() string { return e.msg }
-
-func badf(reason, format string, a ...any) error {
-	return &apiError{reason: reason, msg: fmt.Sprintf(format, a...)}
+// badf is a caller's mistake, a query.Error answered with 400 and {"error", "reason"}.
+func badf(reason query.Reason, format string, a ...any) error {
+	return query.Errorf(reason, format, a...)
 }
 
 // evalCtx carries one render request's range and step and its query cache.
@@ -125,13 +117,6 @@ func (ec *evalCtx) run(key string, req query.Request) (*query.Result, error) {
 	}
 	r, err := ec.h.eng.Query(ec.ctx, req)
 	if err != nil {
-		var nv *query.NoViewError
-		if errors.As(err, &nv) {
-			return nil, badf("no_view", "%v", err)
-		}
-		if errors.Is(err, query.ErrRange) {
-			return nil, badf("bad_range", "%v", err)
-		}
 		return nil, err
 	}
 	ec.cache[key] = r

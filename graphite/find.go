@@ -221,15 +221,17 @@ func b2i(b bool) int {
 func (h *handler) find(c *fiber.Ctx) error {
 	q := param(c, "query")
 	if q == "" {
-		return fail(c, badf("bad_argument", "query is required, e.g. query=%s.*", h.opts.Prefix))
+		return h.fail(c, badf("bad_argument", "query is required, e.g. query=%s.*", h.opts.Prefix))
 	}
 	from, until, err := h.timeRange(c, "-7d")
 	if err != nil {
-		return fail(c, err)
+		return h.fail(c, err)
 	}
-	w, err := h.walk(c.UserContext(), q, from, until, h.opts.MaxFindResults)
+	ctx, cancel := h.eng.WithTimeout(c.UserContext())
+	defer cancel()
+	w, err := h.walk(ctx, q, from, until, h.opts.MaxFindResults)
 	if err != nil {
-		return fail(c, err)
+		return h.fail(c, err)
 	}
 	if w.truncated {
 		c.Set("X-Rumd-Truncated", "true")
@@ -269,20 +271,22 @@ func (h *handler) find(c *fiber.Ctx) error {
 func (h *handler) expand(c *fiber.Ctx) error {
 	qs := params(c, "query")
 	if len(qs) == 0 {
-		return fail(c, badf("bad_argument", "query is required, e.g. query=%s.*", h.opts.Prefix))
+		return h.fail(c, badf("bad_argument", "query is required, e.g. query=%s.*", h.opts.Prefix))
 	}
 	from, until, err := h.timeRange(c, "-7d")
 	if err != nil {
-		return fail(c, err)
+		return h.fail(c, err)
 	}
+	ctx, cancel := h.eng.WithTimeout(c.UserContext())
+	defer cancel()
 	leavesOnly := param(c, "leavesOnly") == "1" || param(c, "leavesOnly") == "true"
 	groups := map[string][]string{}
 	var all []string
 	seen := map[string]bool{}
 	for _, q := range qs {
-		w, err := h.walk(c.UserContext(), q, from, until, h.opts.MaxFindResults)
+		w, err := h.walk(ctx, q, from, until, h.opts.MaxFindResults)
 		if err != nil {
-			return fail(c, err)
+			return h.fail(c, err)
 		}
 		if w.truncated {
 			c.Set("X-Rumd-Truncated", "true")

@@ -73,7 +73,7 @@ func (o renderOutput) send(c *fiber.Ctx, list []*tseries, from, until int64) err
 	case formatPNG, formatSVG:
 		var buf bytes.Buffer
 		if err := drawGraph(&buf, o.format, o.graph, o.loc, list, from, until); err != nil {
-			return fail(c, err)
+			return err
 		}
 		if o.format == formatPNG {
 			c.Set(fiber.HeaderContentType, "image/png")

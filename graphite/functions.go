@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"rumd/query"
 )
 
 // funcParam describes one parameter for /functions, in the shape graphite-web publishes and
@@ -278,7 +280,7 @@ func fnTimeShift(ec *evalCtx, e *expr) ([]*tseries, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := parseShift(shift)
+	d, err := query.ParseShift(shift)
 	if err != nil {
 		return nil, badf("bad_argument", "timeShift: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/DataDog/sketches-go/ddsketch"
 
 	"rumd/internal/sketch"
+	"rumd/query"
 )
 
 // The functions alerting tools and status pages use: filling and dropping points, keeping
@@ -293,7 +294,7 @@ func fnMovingWindow(ec *evalCtx, e *expr) ([]*tseries, error) {
 		}
 		points, winText = n, win.text
 	case kString:
-		d, err := parseShift(strings.TrimPrefix(win.s, "-"))
+		d, err := query.ParseShift(strings.TrimPrefix(win.s, "-"))
 		if err != nil || d >= 0 {
 			return nil, badf("bad_argument", "%s: windowSize %q is not an interval like '5min' or '1h'", e.s, win.s)
 		}

@@ -49,7 +49,7 @@ func FuzzRender(f *testing.F) {
 		ec := &evalCtx{ctx: context.Background(), h: e.h, from: from, until: e.now.Unix(),
 			step: e.h.stepFor(from, e.now.Unix(), 60), cache: map[string]*query.Result{}}
 		list, err := ec.eval(ex)
-		var ae *apiError
+		var ae *query.Error
 		if err != nil && !errors.As(err, &ae) {
 			t.Fatalf("%q: internal error %v", target, err)
 		}
@@ -117,23 +117,23 @@ func FuzzGraphParams(f *testing.F) {
 			{name: "LCP good", cnst: true, color: "green", start: now - 600, step: 300, values: []float64{2500, 2500, 2500}},
 		}
 	}
-	f.Fuzz(func(t *testing.T, query string) {
-		q, err := url.ParseQuery(query)
+	f.Fuzz(func(t *testing.T, raw string) {
+		q, err := url.ParseQuery(raw)
 		if err != nil {
 			return
 		}
 		o, err := parseGraphOptions(q.Get)
-		var ae *apiError
+		var ae *query.Error
 		if err != nil {
 			if !errors.As(err, &ae) {
-				t.Fatalf("%q: %v is not a caller's mistake", query, err)
+				t.Fatalf("%q: %v is not a caller's mistake", raw, err)
 			}
 			return
 		}
 		loc, err := loadTZ(q.Get("tz"))
 		if err != nil {
 			if !errors.As(err, &ae) {
-				t.Fatalf("%q: %v is not a caller's mistake", query, err)
+				t.Fatalf("%q: %v is not a caller's mistake", raw, err)
 			}
 			return
 		}
@@ -151,7 +151,7 @@ func FuzzGraphParams(f *testing.F) {
 			list = list[1:]
 		}
 		if err := drawGraph(io.Discard, format, o, loc, list, now-600, now); err != nil && !errors.As(err, &ae) {
-			t.Fatalf("%q: %v", query, err)
+			t.Fatalf("%q: %v", raw, err)
 		}
 	})
 }

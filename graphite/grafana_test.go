@@ -76,8 +76,8 @@ func TestGrafanaRender(t *testing.T) {
 			if len(got) != len(tc.wantTargets) {
 				t.Fatalf("got %d series %v, want %v", len(got), names(got), tc.wantTargets)
 			}
-			from, _ := parseTime(tc.from, e.now)
-			until, _ := parseTime(tc.until, e.now)
+			from, _ := query.ParseTime(tc.from, e.now)
+			until, _ := query.ParseTime(tc.until, e.now)
 			step := e.h.stepFor(from, until, tc.mdp)
 			wantPoints := 1
 			if step != 0 {
@@ -119,7 +119,7 @@ func names(l []renderSeries) []string {
 }
 
 func TestStepFor(t *testing.T) {
-	h := &handler{opts: DefaultOptions()}
+	h := *standardEnvSmall(t).h
 	now := time.Unix(1763683225, 0)
 	h.opts.Now = func() time.Time { return now }
 	n := now.Unix()
@@ -502,8 +502,8 @@ func TestMaxPoints(t *testing.T) {
 		}
 		ec := &evalCtx{ctx: t.Context(), h: &h, from: from, until: e.now.Unix(), step: 60, cache: map[string]*query.Result{}}
 		_, err = ec.eval(ex)
-		var ae *apiError
-		if tc.ok && err != nil || !tc.ok && (!errors.As(err, &ae) || ae.reason != "too_many_points") {
+		var ae *query.Error
+		if tc.ok && err != nil || !tc.ok && (!errors.As(err, &ae) || ae.Reason != query.TooManyPoints) {
 			t.Errorf("%s: %v", tc.target, err)
 		}
 	}

@@ -12,7 +12,6 @@ import (
 
 	"rumd/internal/series"
 	"rumd/query"
-	"rumd/storage"
 )
 
 // Version is what /version answers: the graphite-web API level rumd follows, so that
@@ -21,11 +20,10 @@ const Version = "1.1.10"
 
 // Options configures the Graphite API.
 type Options struct {
-	// Prefix is the first node of every path.
+	// Prefix is the first node of every path. Steps follow the query engine's step policy
+	// (docs/query.md): a range reaching further back than a resolution's retention gets
+	// steps of the next coarser one.
 	Prefix string
-	// Retention is how long storage keeps each resolution; a range reaching further back
-	// than a resolution's retention gets steps of the next coarser one.
-	Retention [storage.NumRes]time.Duration
 	// MaxFindResults bounds the nodes one /metrics/find or /metrics/expand answers.
 	MaxFindResults int
 	// MaxPoints bounds the points (series × steps) one /render answers.
@@ -34,11 +32,10 @@ type Options struct {
 	Now func() time.Time
 }
 
-// DefaultOptions returns the defaults: prefix "rumd", storage's default retention.
+// DefaultOptions returns the defaults: prefix "rumd".
 func DefaultOptions() Options {
 	return Options{
 		Prefix:         "rumd",
-		Retention:      storage.DefaultOptions().Retention,
 		MaxFindResults: 10000,
 		MaxPoints:      2_000_000,
 		Now:            time.Now,
@@ -49,11 +46,6 @@ func DefaultOptions() Options {
 func (o Options) Validate() error {
 	if o.Prefix == "" || EncodeNode(o.Prefix) != o.Prefix || strings.ContainsAny(o.Prefix, "~%") {
 		return fmt.Errorf("graphite prefix %q must be a non-empty word of A-Z a-z 0-9 _ - :", o.Prefix)
-	}
-	for r := storage.Res(0); r < storage.NumRes; r++ {
-		if o.Retention[r] <= 0 {
-			return fmt.Errorf("retention of %s data must be positive", r)
-		}
 	}
 	if o.MaxFindResults < 1 {
 		return errors.New("max find results must be positive")
@@ -122,13 +114,11 @@ func param(c *fiber.Ctx, key string) string {
 	return ""
 }
 
-// fail answers an error: 400 with its reason for a caller's mistake, 500 otherwise.
-func fail(c *fiber.Ctx, err error) error {
-	var ae *apiError
-	if errors.As(err, &ae) {
-		return c.Status(fiber.StatusBadRequest).JSON(fiber.Map{"error": ae.msg, "reason": ae.reason})
-	}
-	return c.Status(fiber.StatusInternalServerError).JSON(fiber.Map{"error": err.Error(), "reason": "internal"})
+// fail answers an error with the query layer's one mapping (docs/query.md): 400 with its
+// reason for a caller's mistake, 503 for a timeout, 500 (logged) for a fault.
+func (h *handler) fail(c *fiber.Ctx, err error) error {
+	status, body := h.eng.Answer(c.Path(), err)
+	return c.Status(status).JSON(body)
 }
 
 // timeRange reads from and until, with defaults.
@@ -141,10 +131,10 @@ func (h *handler) timeRange(c *fiber.Ctx, defFrom string) (from, until int64, er
 	if u == "" {
 		u = "now"
 	}
-	if from, err = parseTime(f, now); err != nil {
+	if from, err = query.ParseTime(f, now); err != nil {
 		return 0, 0, badf("bad_time", "from: %v", err)
 	}
-	if until, err = parseTime(u, now); err != nil {
+	if until, err = query.ParseTime(u, now); err != nil {
 		return 0, 0, badf("bad_time", "until: %v", err)
 	}
 	if from >= until {
@@ -153,78 +143,62 @@ func (h *handler) timeRange(c *fiber.Ctx, defFrom string) (from, until int64, er
 	return from, until, nil
 }
 
-// stepFor is max(resolution, (until − from) / maxDataPoints) rounded up to whole minutes
-// below an hour, whole hours below a day, and whole days above. The resolution is a minute,
-// or the coarsest one still kept for the oldest part of the range. maxDataPoints of 1 gets
-// step 0: one point merging the whole range, as a stat or table panel wants it.
+// stepFor is the query engine's step for (until − from) in maxDataPoints points
+// (docs/query.md). maxDataPoints of 1 gets step 0: one point merging the whole range, as a
+// stat or table panel wants it.
 func (h *handler) stepFor(from, until int64, maxDataPoints int) int64 {
 	if maxDataPoints == 1 {
 		return 0
 	}
-	res := h.resolution(from)
-	span := until - from
-	raw := res
-	if maxDataPoints > 0 {
-		raw = max(raw, (span+int64(maxDataPoints)-1)/int64(maxDataPoints))
-	}
-	raw = max(raw, (span+query.MaxPoints-1)/query.MaxPoints)
-	switch {
-	case raw <= 3600:
-		return ceilTo(raw, 60)
-	case raw <= 86400:
-		return ceilTo(raw, 3600)
-	}
-	return ceilTo(raw, 86400)
+	return h.eng.Step(h.opts.Now(), from, until, 0, maxDataPoints)
 }
 
 // resolution is the finest step still kept for data at from: a minute, or an hour or a day
 // once the finer resolutions' retention has dropped it.
 func (h *handler) resolution(from int64) int64 {
-	now := h.opts.Now().Unix()
-	switch {
-	case from < now-int64(h.opts.Retention[storage.Hour]/time.Second):
-		return 86400
-	case from < now-int64(h.opts.Retention[storage.Minute]/time.Second):
-		return 3600
-	}
-	return 60
+	return h.eng.Resolution(h.opts.Now(), from)
 }
 
 func (h *handler) render(c *fiber.Ctx) error {
 	out, err := readOutput(c)
 	if err != nil {
-		return fail(c, err)
+		return h.fail(c, err)
 	}
 	targets := params(c, "target")
 	if len(targets) == 0 {
-		return fail(c, badf("bad_target", "no target given"))
+		return h.fail(c, badf("bad_target", "no target given"))
 	}
 	from, until, err := h.timeRange(c, "-24h")
 	if err != nil {
-		return fail(c, err)
+		return h.fail(c, err)
 	}
+	ctx, cancel := h.eng.WithTimeout(c.UserContext())
+	defer cancel()
 	mdp := out.defaultMaxDataPoints()
 	if s := param(c, "maxDataPoints"); s != "" {
 		n, err := strconv.ParseFloat(s, 64)
 		if err != nil || n < 0 || n > 1e9 {
-			return fail(c, badf("bad_argument", "maxDataPoints %q is not a positive number", s))
+			return h.fail(c, badf("bad_argument", "maxDataPoints %q is not a positive number", s))
 		}
 		mdp = int(n)
 	}
-	ec := &evalCtx{ctx: c.UserContext(), h: h, from: from, until: until, step: h.stepFor(from, until, mdp), cache: map[string]*query.Result{}, points: new(int)}
+	ec := &evalCtx{ctx: ctx, h: h, from: from, until: until, step: h.stepFor(from, until, mdp), cache: map[string]*query.Result{}, points: new(int)}
 	var all []*tseries
 	for _, t := range targets {
 		e, err := parseTarget(t)
 		if err != nil {
-			return fail(c, badf("bad_target", "%v", err))
+			return h.fail(c, badf("bad_target", "%v", err))
 		}
 		list, err := ec.eval(e)
 		if err != nil {
-			return fail(c, err)
+			return h.fail(c, err)
 		}
 		all = append(all, list...)
 	}
-	return out.send(c, all, from, until)
+	if err := out.send(c, all, from, until); err != nil {
+		return h.fail(c, err)
+	}
+	return nil
 }
 
 // appendRender writes the render answer: [{"target", "step", "tags", "datapoints": [[v, t],
@@ -304,14 +278,16 @@ func (h *handler) tagValues(c *fiber.Ctx) error {
 	default:
 		d, ok := series.ParseDim(tag)
 		if !ok {
-			return fail(c, badf("bad_argument", "unknown tag %q; tags are %s", tag, strings.Join(tagNames(), ", ")))
+			return h.fail(c, badf("bad_argument", "unknown tag %q; tags are %s", tag, strings.Join(tagNames(), ", ")))
 		}
 		from, until, err := h.timeRange(c, "-7d")
 		if err != nil {
-			return fail(c, err)
+			return h.fail(c, err)
 		}
-		if vals, err = h.eng.LabelValues(c.UserContext(), d, from, until); err != nil {
-			return fail(c, err)
+		ctx, cancel := h.eng.WithTimeout(c.UserContext())
+		defer cancel()
+		if vals, err = h.eng.LabelValues(ctx, d, from, until); err != nil {
+			return h.fail(c, err)
 		}
 	}
 	out := []string{}

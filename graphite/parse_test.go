@@ -3,7 +3,6 @@ package graphite
 import (
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestParseTarget(t *testing.T) {
@@ -123,39 +122,6 @@ func TestParseStat(t *testing.T) {
 	}
 }
 
-func TestParseTime(t *testing.T) {
-	now := time.Date(2025, 11, 21, 8, 30, 45, 0, time.UTC)
-	for in, want := range map[string]time.Time{
-		"now":                  now,
-		"-6h":                  now.Add(-6 * time.Hour),
-		"-5min":                now.Add(-5 * time.Minute),
-		"-7d":                  now.AddDate(0, 0, -7),
-		"now-1h":               now.Add(-time.Hour),
-		"1763712000":           time.Unix(1763712000, 0),
-		"04:00_20251120":       time.Date(2025, 11, 20, 4, 0, 0, 0, time.UTC),
-		"20251120":             time.Date(2025, 11, 20, 0, 0, 0, 0, time.UTC),
-		"11/20/25":             time.Date(2025, 11, 20, 0, 0, 0, 0, time.UTC),
-		"yesterday":            time.Date(2025, 11, 20, 0, 0, 0, 0, time.UTC),
-		"today":                time.Date(2025, 11, 21, 0, 0, 0, 0, time.UTC),
-		"2025-11-20T04:00:00Z": time.Date(2025, 11, 20, 4, 0, 0, 0, time.UTC),
-	} {
-		got, err := parseTime(in, now)
-		if err != nil || got != want.Unix() {
-			t.Errorf("%s: %v %v, want %v", in, time.Unix(got, 0).UTC(), err, want)
-		}
-	}
-	for _, bad := range []string{"", "soon", "-6", "25:00_20251120", "-5parsecs"} {
-		if _, err := parseTime(bad, now); err == nil {
-			t.Errorf("%q parsed", bad)
-		}
-	}
-	for in, want := range map[string]time.Duration{"1d": -24 * time.Hour, "-7d": -7 * 24 * time.Hour, "+1h": time.Hour, "30min": -30 * time.Minute} {
-		if got, err := parseShift(in); err != nil || got != want {
-			t.Errorf("shift %s: %v %v", in, got, err)
-		}
-	}
-}
-
 func TestOptionsValidate(t *testing.T) {
 	ok := DefaultOptions()
 	if err := ok.Validate(); err != nil {
@@ -165,7 +131,6 @@ func TestOptionsValidate(t *testing.T) {
 		"empty prefix":    func(o *Options) { o.Prefix = "" },
 		"dotted prefix":   func(o *Options) { o.Prefix = "a.b" },
 		"tilde prefix":    func(o *Options) { o.Prefix = "a~b" },
-		"no retention":    func(o *Options) { o.Retention[1] = 0 },
 		"no find results": func(o *Options) { o.MaxFindResults = 0 },
 		"no points":       func(o *Options) { o.MaxPoints = 0 },
 		"no clock":        func(o *Options) { o.Now = nil },

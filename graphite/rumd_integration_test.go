@@ -20,6 +20,7 @@ import (
 	"rumd/internal/geoipfile"
 	"rumd/internal/series"
 	"rumd/internal/testutil"
+	"rumd/query"
 )
 
 var rumdBin string
@@ -118,7 +119,7 @@ func TestRumdServesDashboards(t *testing.T) {
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
-			from, _ := parseTime(d.Time.From, now)
+			from, _ := query.ParseTime(d.Time.From, now)
 			until := now.Unix() + 1
 			for _, sel := range e.selections(t, d, from, until) {
 				for _, p := range d.Panels {

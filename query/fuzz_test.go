@@ -17,3 +17,18 @@ func FuzzParseTime(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseDuration(f *testing.F) {
+	for _, s := range []string{"90s", "5min", "1d12h", "2w", "1mon", "1y", "", "12", "1x", "9999999d", "1d12", "1h30min"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseDuration(s)
+		if err == nil && (d < 0 || d > maxDuration) {
+			t.Fatalf("ParseDuration(%q) = %v accepted out of range", s, d)
+		}
+		if n, err := ParseStep(s); err == nil && (n < 60 || n%60 != 0) {
+			t.Fatalf("ParseStep(%q) = %d is not a positive whole minute", s, n)
+		}
+	})
+}

@@ -2,15 +2,20 @@
 // view that holds the asked dimensions, plans each step over the coarsest stored
 // resolution that fits (day and hour rollups where whole, minutes elsewhere, memory for
 // windows not yet stored), and merges sketches per group and step. Percentiles are read
-// from the merged sketch, never averaged.
+// from the merged sketch, never averaged. It is the layer under both front-ends, the JSON
+// API and the Graphite API: it also holds their step policy, their reading of times and
+// durations, their timeout, and their error codes with the one mapping of those to HTTP
+// answers (docs/query.md).
 package query
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/DataDog/sketches-go/ddsketch"
 
@@ -38,20 +43,73 @@ var (
 	_ Live  = (*aggregator.Aggregator)(nil)
 )
 
+// Options configures the query engine.
+type Options struct {
+	// Views are the materialised views queries are answered from.
+	Views []series.View
+	// Retention is how long storage keeps each resolution: the step policy never picks a
+	// step finer than what is still kept for the start of a range (docs/query.md).
+	Retention [storage.NumRes]time.Duration
+	// Timeout bounds one API request's queries, in both front-ends.
+	Timeout time.Duration
+}
+
+// DefaultOptions returns the defaults: the default views, storage's default retention, and
+// a 30 s timeout.
+func DefaultOptions() Options {
+	return Options{
+		Views:     series.DefaultViews(),
+		Retention: storage.DefaultOptions().Retention,
+		Timeout:   30 * time.Second,
+	}
+}
+
+// Validate checks the options.
+func (o Options) Validate() error {
+	if len(o.Views) == 0 {
+		return errors.New("query: at least one view is needed")
+	}
+	for r := storage.Res(0); r < storage.NumRes; r++ {
+		if o.Retention[r] <= 0 {
+			return fmt.Errorf("query: retention of %s data must be positive", r)
+		}
+	}
+	if o.Timeout <= 0 {
+		return fmt.Errorf("query: timeout must be positive, got %s", o.Timeout)
+	}
+	return nil
+}
+
 // Engine runs queries.
 type Engine struct {
 	store Store
 	live  Live
-	views []series.View
+	opts  Options
+	log   *slog.Logger
 }
 
-// New builds an engine over a store, the live windows and the configured views.
-func New(store Store, live Live, views []series.View) *Engine {
-	return &Engine{store: store, live: live, views: views}
+// New builds an engine over a store and the live windows; a nil logger discards.
+func New(logger *slog.Logger, store Store, live Live, opts Options) (*Engine, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if store == nil || live == nil {
+		return nil, errors.New("query: a store and the live windows are needed")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{store: store, live: live, opts: opts, log: logger}, nil
 }
 
 // Views returns the materialised views.
-func (e *Engine) Views() []series.View { return e.views }
+func (e *Engine) Views() []series.View { return e.opts.Views }
+
+// WithTimeout bounds the queries of one API request: each front-end derives every
+// request's context from it.
+func (e *Engine) WithTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, e.opts.Timeout)
+}
 
 // Request is one query.
 type Request struct {
@@ -106,8 +164,13 @@ func (e *NoViewError) Error() string {
 	return fmt.Sprintf("no view holds [%s] for %s; views: %s", strings.Join(need.Names(), ","), e.Metric, strings.Join(names, " "))
 }
 
-// ErrRange is returned for an empty or inverted time range or a bad step.
+// ErrRange is wrapped by the Error (reason bad_range) of an empty or inverted time range
+// or a bad step.
 var ErrRange = errors.New("bad time range or step")
+
+func rangeError(format string, a ...any) error {
+	return &Error{Reason: BadRange, Msg: fmt.Sprintf(format, a...), Err: ErrRange}
+}
 
 // MaxPoints bounds the points of one query's group, to keep a query's work bounded.
 const MaxPoints = 20000
@@ -126,9 +189,10 @@ func (e *Engine) ViewFor(m series.Metric, match *[series.NumDims]func(string) bo
 	if m.IsProbe() {
 		need |= 1 << series.Probe
 	}
-	v, ok := series.Choose(e.views, m, need)
+	v, ok := series.Choose(e.opts.Views, m, need)
 	if !ok {
-		return series.View{}, &NoViewError{Metric: m, Need: need, Views: e.views}
+		nv := &NoViewError{Metric: m, Need: need, Views: e.opts.Views}
+		return series.View{}, &Error{Reason: NoView, Msg: nv.Error(), Err: nv}
 	}
 	return v, nil
 }
@@ -137,24 +201,27 @@ func (e *Engine) ViewFor(m series.Metric, match *[series.NumDims]func(string) bo
 func (e *Engine) Query(ctx context.Context, req Request) (*Result, error) {
 	from, to := floor(req.From, 60), ceil(req.To, 60)
 	if from >= to || from < 0 {
-		return nil, fmt.Errorf("%w: from %d must be before to %d", ErrRange, req.From, req.To)
+		return nil, rangeError("from %d must be before to %d", req.From, req.To)
 	}
 	step := req.Step
 	if step == 0 {
 		step = to - from
 	}
 	if step < 60 || (req.Step != 0 && step%60 != 0) {
-		return nil, fmt.Errorf("%w: step %d s must be a positive multiple of 60", ErrRange, req.Step)
+		return nil, rangeError("step %d s must be a positive multiple of 60", req.Step)
 	}
 	base := from
 	if req.Step != 0 {
 		base = floor(from, step)
 	}
 	if (to-base)/step > MaxPoints {
-		return nil, fmt.Errorf("%w: %d points per series is more than %d; use a larger step", ErrRange, (to-base)/step, MaxPoints)
+		return nil, rangeError("%d points per series is more than %d; use a larger step", (to-base)/step, MaxPoints)
 	}
 	view, err := e.ViewFor(req.Metric, &req.Match, req.By)
 	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	acc := newAccumulator(view, &req, base, step)
@@ -325,6 +392,9 @@ func (a *accumulator) result() *Result {
 
 // LabelValues lists the values of a dimension seen in [from, to), in storage or memory.
 func (e *Engine) LabelValues(ctx context.Context, d series.Dim, from, to int64) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	stored, err := e.store.LabelValues(d, from, to)
 	if err != nil {
 		return nil, err

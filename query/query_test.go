@@ -45,7 +45,13 @@ func newStack(t testing.TB, start int64) *stack {
 		agg.Close(context.Background())
 		db.Close(context.Background())
 	})
-	s.store, s.agg, s.eng = db, agg, New(db, agg, o.Views)
+	qo := DefaultOptions()
+	qo.Views = o.Views
+	eng, err := New(nil, db, agg, qo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.store, s.agg, s.eng = db, agg, eng
 	return s
 }
 
@@ -219,32 +225,5 @@ func TestPlanUsesCoarsestWholeResolution(t *testing.T) {
 	segs = plan(base+90*60, base+5*hour, base, hour, base+10*hour, base)
 	if segs[0].res != storage.Minute || segs[0].to != base+2*hour || segs[1].res != storage.Hour {
 		t.Fatalf("mid-hour start: %+v", segs)
-	}
-}
-
-func TestParseTime(t *testing.T) {
-	now := time.Unix(base, 0)
-	for _, tc := range []struct {
-		in   string
-		want int64
-		bad  bool
-	}{
-		{in: "now", want: base},
-		{in: "-6h", want: base - 6*3600},
-		{in: "-5min", want: base - 300},
-		{in: "now-7d", want: base - 7*86400},
-		{in: "1763600000", want: 1763600000},
-		{in: "2025-11-21T00:00:00Z", want: base},
-		{in: "-6x", bad: true},
-		{in: "yesterday", bad: true},
-		{in: "", bad: true},
-		{in: "-99999999999d", bad: true},
-	} {
-		t.Run(tc.in, func(t *testing.T) {
-			got, err := ParseTime(tc.in, now)
-			if tc.bad != (err != nil) || (!tc.bad && got != tc.want) {
-				t.Fatalf("ParseTime(%q) = %d, %v", tc.in, got, err)
-			}
-		})
 	}
 }

@@ -7,9 +7,11 @@ import (
 	"time"
 )
 
-// ParseTime reads a time as the APIs accept it: "now", unix seconds, RFC 3339, or a
-// relative offset from now such as "-6h", "-5min", "-7d", "now-1h" (units s, sec, m, min,
-// h, d, w, mon = 30 d, y = 365 d, and their plurals).
+// ParseTime reads a time as both query front-ends accept it: "now", unix seconds, RFC 3339,
+// a relative offset from now ("-6h", "-5min", "-1d12h", "now-1h"; units as ParseDuration
+// reads them), Graphite's absolute forms HH:MM_YYYYMMDD, YYYYMMDD, MM/DD/YY, MM/DD/YYYY and
+// YYYY-MM-DD, and the words today, midnight, noon, yesterday and tomorrow. Absolute forms
+// without a zone are read in UTC.
 func ParseTime(s string, now time.Time) (int64, error) {
 	s = strings.TrimSpace(s)
 	switch {
@@ -30,6 +32,13 @@ func ParseTime(s string, now time.Time) (int64, error) {
 		}
 		return now.Add(d).Unix(), nil
 	}
+	// Eight digits that make a date are YYYYMMDD, as graphite-web reads them, not 1970s unix
+	// seconds.
+	if len(s) == 8 {
+		if t, err := time.ParseInLocation("20060102", s, time.UTC); err == nil && t.Year() >= 1900 {
+			return t.Unix(), nil
+		}
+	}
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		if n < 0 || n > 1<<40 {
 			return 0, fmt.Errorf("unix time %d out of range", n)
@@ -39,10 +48,27 @@ func ParseTime(s string, now time.Time) (int64, error) {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t.Unix(), nil
 	}
-	return 0, fmt.Errorf("time %q is not now, unix seconds, RFC 3339 or a relative offset like -6h", s)
+	now = now.UTC()
+	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	switch strings.ToLower(s) {
+	case "today", "midnight":
+		return day.Unix(), nil
+	case "yesterday":
+		return day.AddDate(0, 0, -1).Unix(), nil
+	case "tomorrow":
+		return day.AddDate(0, 0, 1).Unix(), nil
+	case "noon":
+		return day.Add(12 * time.Hour).Unix(), nil
+	}
+	for _, layout := range []string{"15:04_20060102", "15:0420060102", "15:04 20060102", "01/02/06", "01/02/2006", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+			return t.Unix(), nil
+		}
+	}
+	return 0, fmt.Errorf("time %q is not one of: now, unix seconds, RFC 3339, -6h, -5min, now-1h, HH:MM_YYYYMMDD, YYYYMMDD, MM/DD/YY, today, yesterday", s)
 }
 
-var offsetUnits = []struct {
+var durationUnits = []struct {
 	names []string
 	d     time.Duration
 }{
@@ -55,30 +81,100 @@ var offsetUnits = []struct {
 	{[]string{"y", "year", "years"}, 365 * 24 * time.Hour},
 }
 
-// ParseOffset reads a signed offset such as "-6h" or "+30min".
-func ParseOffset(s string) (time.Duration, error) {
-	if len(s) < 3 || (s[0] != '-' && s[0] != '+') {
-		return 0, fmt.Errorf("offset %q must look like -6h or +30min", s)
+// maxDuration bounds what ParseDuration accepts: far beyond any retention, far below an
+// overflow.
+const maxDuration = 100 * 365 * 24 * time.Hour
+
+// ParseDuration reads an unsigned duration made of one or more number-unit pairs: "90s",
+// "5min", "1d12h", "2w", "1mon" (units s, m or min, h, d, w, mon = 30 d, y = 365 d, and
+// their long names and plurals). It is the one duration reader of the query API's steps
+// and offsets and of Graphite's times and shifts.
+func ParseDuration(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, fmt.Errorf("empty duration")
 	}
-	i := 1
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
+	var total time.Duration
+	for rest := s; rest != ""; {
+		i := 0
+		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+			i++
+		}
+		if i == 0 || i > 7 {
+			return 0, fmt.Errorf("duration %q must be numbers with units, like 90s, 5min, 1d12h", s)
+		}
+		n, _ := strconv.ParseInt(rest[:i], 10, 64)
+		j := i
+		for j < len(rest) && (rest[j] < '0' || rest[j] > '9') {
+			j++
+		}
+		unit, ok := durationUnit(rest[i:j])
+		if !ok {
+			return 0, fmt.Errorf("duration %q has an unknown unit %q (s, min, h, d, w, mon, y)", s, rest[i:j])
+		}
+		if time.Duration(n) > maxDuration/unit || total+time.Duration(n)*unit > maxDuration {
+			return 0, fmt.Errorf("duration %q is longer than 100 years", s)
+		}
+		total += time.Duration(n) * unit
+		rest = rest[j:]
 	}
-	n, err := strconv.ParseInt(s[1:i], 10, 64)
-	if err != nil || n > 1e6 {
-		return 0, fmt.Errorf("offset %q has no usable number", s)
-	}
-	unit := s[i:]
-	for _, u := range offsetUnits {
-		for _, name := range u.names {
-			if unit == name {
-				d := time.Duration(n) * u.d
-				if s[0] == '-' {
-					d = -d
-				}
-				return d, nil
+	return total, nil
+}
+
+func durationUnit(name string) (time.Duration, bool) {
+	for _, u := range durationUnits {
+		for _, n := range u.names {
+			if name == n {
+				return u.d, true
 			}
 		}
 	}
-	return 0, fmt.Errorf("offset %q has an unknown unit %q (s, min, h, d, w, mon, y)", s, unit)
+	return 0, false
+}
+
+// ParseOffset reads a signed offset such as "-6h", "+30min" or "-1d12h".
+func ParseOffset(s string) (time.Duration, error) {
+	if len(s) < 2 || (s[0] != '-' && s[0] != '+') {
+		return 0, fmt.Errorf("offset %q must look like -6h or +30min", s)
+	}
+	d, err := ParseDuration(s[1:])
+	if err != nil {
+		return 0, fmt.Errorf("offset %q: %w", s, err)
+	}
+	if s[0] == '-' {
+		d = -d
+	}
+	return d, nil
+}
+
+// ParseShift reads a Graphite timeShift interval: "1d", "-7d", "+1h", "2weeks". Without a
+// sign the shift is into the past, as Graphite reads it.
+func ParseShift(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, fmt.Errorf("empty time shift")
+	}
+	if s[0] != '-' && s[0] != '+' {
+		s = "-" + s
+	}
+	return ParseOffset(s)
+}
+
+// ParseStep reads a step as the JSON API takes it: whole seconds ("300") or a duration
+// ("5min", "1h", "1d12h"), rounded up to whole minutes.
+func ParseStep(raw string) (int64, error) {
+	n, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil {
+		d, derr := ParseDuration(raw)
+		if derr != nil {
+			return 0, fmt.Errorf("%q is neither seconds nor a duration like 5min, 1h, 1d12h", raw)
+		}
+		n = int64(d / time.Second)
+	}
+	if n <= 0 {
+		return 0, fmt.Errorf("%q must be positive", raw)
+	}
+	if n > int64(maxDuration/time.Second) {
+		return 0, fmt.Errorf("%q is longer than 100 years", raw)
+	}
+	return (n + 59) / 60 * 60, nil
 }

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -35,55 +34,55 @@ type apiParams struct {
 	By        []series.Dim `validate:"max=6"`
 }
 
-// paramError is a caller's mistake in a query string, with its reason code.
-type paramError struct {
-	reason string
-	msg    string
-}
+// seriesPoints is the point budget of a series when the request gives no step: a day of
+// minutes.
+const seriesPoints = 1440
 
-func (e *paramError) Error() string { return e.msg }
-
-func badParam(reason, format string, a ...any) error {
-	return &paramError{reason: reason, msg: fmt.Sprintf(format, a...)}
+func badParam(reason query.Reason, format string, a ...any) error {
+	return query.Errorf(reason, format, a...)
 }
 
 // parseParams reads metric, from, to, step, q, by and the dimension filters. withStep is
-// false for the summary, which answers one point over the range.
+// false for the summary and compare, which answer one point over the range. The range is
+// widened to whole steps (or whole units of the stored resolution) by the step policy of
+// docs/query.md, so that old ranges are read from whole rollups.
 func (s *Server) parseParams(c *fiber.Ctx, withStep bool) (*apiParams, error) {
 	p := &apiParams{}
 	name := c.Query("metric")
 	m, ok := series.ParseMetric(name)
 	if !ok {
-		return nil, badParam("bad_metric", "metric %q is not one of %s", name, strings.Join(series.MetricNames(), ", "))
+		return nil, badParam(query.BadMetric, "metric %q is not one of %s", name, strings.Join(series.MetricNames(), ", "))
 	}
 	p.Metric = m
 	now := s.deps.Now()
 	var err error
 	if p.From, err = query.ParseTime(c.Query("from", "-1h"), now); err != nil {
-		return nil, badParam("bad_time", "from: %v", err)
+		return nil, badParam(query.BadTime, "from: %v", err)
 	}
 	if p.To, err = query.ParseTime(c.Query("to", "now"), now); err != nil {
-		return nil, badParam("bad_time", "to: %v", err)
+		return nil, badParam(query.BadTime, "to: %v", err)
 	}
 	if p.From >= p.To {
-		return nil, badParam("bad_time", "from (%d) must be before to (%d)", p.From, p.To)
+		return nil, badParam(query.BadTime, "from (%d) must be before to (%d)", p.From, p.To)
 	}
 	p.Step = 60
 	if withStep {
+		var asked int64
 		if raw := c.Query("step"); raw != "" {
-			if p.Step, err = parseStep(raw); err != nil {
-				return nil, badParam("bad_step", "step: %v", err)
+			if asked, err = query.ParseStep(raw); err != nil {
+				return nil, badParam(query.BadStep, "step: %v", err)
 			}
-		} else {
-			// Default: the finest whole-minute step that keeps a series under 1440 points.
-			p.Step = max(60, (p.To-p.From+1439)/1440/60*60)
 		}
+		p.Step = s.deps.Engine.Step(now, p.From, p.To, asked, seriesPoints)
+		p.From, p.To = query.Whole(p.From, p.To, p.Step)
+	} else {
+		p.From, p.To = s.deps.Engine.Span(now, p.From, p.To)
 	}
 	for _, k := range strings.Split(c.Query("q", DefaultQuantiles), ",") {
 		k = strings.TrimSpace(k)
 		q, err := strconv.ParseFloat(k, 64)
 		if err != nil || math.IsNaN(q) {
-			return nil, badParam("bad_quantile", "q: %q is not a number between 0 and 1", k)
+			return nil, badParam(query.BadQuantile, "q: %q is not a number between 0 and 1", k)
 		}
 		p.Quantiles, p.QKeys = append(p.Quantiles, q), append(p.QKeys, k)
 	}
@@ -91,7 +90,7 @@ func (s *Server) parseParams(c *fiber.Ctx, withStep bool) (*apiParams, error) {
 		for _, n := range strings.Split(by, ",") {
 			d, ok := series.ParseDim(strings.TrimSpace(n))
 			if !ok {
-				return nil, badParam("bad_dimension", "by: %q is not one of %s", n, strings.Join(series.DimNames(), ", "))
+				return nil, badParam(query.BadDimension, "by: %q is not one of %s", n, strings.Join(series.DimNames(), ", "))
 			}
 			p.By = append(p.By, d)
 		}
@@ -114,60 +113,29 @@ func (s *Server) parseParams(c *fiber.Ctx, withStep bool) (*apiParams, error) {
 			field, _, _ := strings.Cut(f.StructField(), "[")
 			switch field {
 			case "Step":
-				return nil, badParam("bad_step", "step must be between 60 s and a year, got %d s", p.Step)
+				return nil, badParam(query.BadStep, "step must be between 60 s and a year, got %d s", p.Step)
 			case "Quantiles":
-				return nil, badParam("bad_quantile", "q takes 1 to 20 quantiles, each between 0 and 1")
+				return nil, badParam(query.BadQuantile, "q takes 1 to 20 quantiles, each between 0 and 1")
 			case "By":
-				return nil, badParam("bad_dimension", "by takes at most %d dimensions", series.NumDims)
+				return nil, badParam(query.BadDimension, "by takes at most %d dimensions", series.NumDims)
 			}
-			return nil, badParam("bad_param", "%s fails %s", f.Field(), f.Tag())
+			return nil, badParam(query.BadParam, "%s fails %s", f.Field(), f.Tag())
 		}
-		return nil, badParam("bad_param", "%v", err)
+		return nil, badParam(query.BadParam, "%v", err)
 	}
 	return p, nil
 }
 
-// parseStep reads a step in seconds ("300") or with a unit ("5m", "1h", "1d"), rounded up to
-// whole minutes.
-func parseStep(raw string) (int64, error) {
-	n, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil {
-		d, derr := time.ParseDuration(strings.Replace(raw, "d", "h", 1))
-		if derr != nil {
-			return 0, fmt.Errorf("%q is neither seconds nor a duration like 5m, 1h, 1d", raw)
-		}
-		if strings.HasSuffix(raw, "d") {
-			d *= 24
-		}
-		n = int64(d / time.Second)
-	}
-	if n <= 0 {
-		return 0, fmt.Errorf("%q must be positive", raw)
-	}
-	return (n + 59) / 60 * 60, nil
-}
-
-func (s *Server) runQuery(c *fiber.Ctx, p *apiParams, step int64) (*query.Result, error) {
-	ctx, cancel := context.WithTimeout(c.UserContext(), 30*time.Second)
-	defer cancel()
+// runQuery answers one query of a request; ctx carries the request's timeout.
+func (s *Server) runQuery(ctx context.Context, p *apiParams, step int64) (*query.Result, error) {
 	return s.deps.Engine.Query(ctx, query.Request{Metric: p.Metric, From: p.From, To: p.To, Step: step, Match: p.Match, By: p.By})
 }
 
-// queryError answers a failed query: the caller's mistakes are 400s with a reason code.
-func (s *Server) queryError(c *fiber.Ctx, err error) error {
-	var pe *paramError
-	var nv *query.NoViewError
-	switch {
-	case errors.As(err, &pe):
-		return c.Status(fiber.StatusBadRequest).JSON(apiError{Error: pe.msg, Reason: pe.reason})
-	case errors.As(err, &nv):
-		return c.Status(fiber.StatusBadRequest).JSON(apiError{Error: nv.Error(), Reason: "no_view"})
-	case errors.Is(err, query.ErrRange):
-		return c.Status(fiber.StatusBadRequest).JSON(apiError{Error: err.Error(), Reason: "bad_range"})
-	case errors.Is(err, context.DeadlineExceeded):
-		return c.Status(fiber.StatusServiceUnavailable).JSON(apiError{Error: "query took too long", Reason: "timeout"})
-	}
-	return err
+// queryError answers a refused or failed query with the query layer's status and body
+// (docs/query.md).
+func (s *Server) queryError(c *fiber.Ctx, endpoint string, err error) error {
+	status, body := s.deps.Engine.Answer(endpoint, err)
+	return c.Status(status).JSON(body)
 }
 
 func quantiles(p *apiParams, sk *ddsketch.DDSketch) map[string]float64 {
@@ -210,14 +178,17 @@ type seriesAnswer struct {
 }
 
 func (s *Server) series(c *fiber.Ctx) error {
-	defer s.timeQuery("series")()
+	const endpoint = "series"
+	defer s.timeQuery(endpoint)()
+	ctx, cancel := s.deps.Engine.WithTimeout(c.UserContext())
+	defer cancel()
 	p, err := s.parseParams(c, true)
 	if err != nil {
-		return s.queryError(c, err)
+		return s.queryError(c, endpoint, err)
 	}
-	res, err := s.runQuery(c, p, p.Step)
+	res, err := s.runQuery(ctx, p, p.Step)
 	if err != nil {
-		return s.queryError(c, err)
+		return s.queryError(c, endpoint, err)
 	}
 	ans := seriesAnswer{Metric: p.Metric.String(), Unit: p.Metric.Unit(), Step: p.Step, From: p.From, To: p.To,
 		View: res.View.Names(), Series: []seriesGroup{}}
@@ -247,14 +218,17 @@ type summaryAnswer struct {
 }
 
 func (s *Server) summary(c *fiber.Ctx) error {
-	defer s.timeQuery("summary")()
+	const endpoint = "summary"
+	defer s.timeQuery(endpoint)()
+	ctx, cancel := s.deps.Engine.WithTimeout(c.UserContext())
+	defer cancel()
 	p, err := s.parseParams(c, false)
 	if err != nil {
-		return s.queryError(c, err)
+		return s.queryError(c, endpoint, err)
 	}
-	res, err := s.runQuery(c, p, 0)
+	res, err := s.runQuery(ctx, p, 0)
 	if err != nil {
-		return s.queryError(c, err)
+		return s.queryError(c, endpoint, err)
 	}
 	ans := summaryAnswer{Metric: p.Metric.String(), Unit: p.Metric.Unit(), From: p.From, To: p.To, View: res.View.Names(), Rows: []summaryRow{}}
 	for _, g := range res.Groups {
@@ -268,29 +242,32 @@ func (s *Server) timeRange(c *fiber.Ctx) (int64, int64, error) {
 	now := s.deps.Now()
 	from, err := query.ParseTime(c.Query("from", "-24h"), now)
 	if err != nil {
-		return 0, 0, badParam("bad_time", "from: %v", err)
+		return 0, 0, badParam(query.BadTime, "from: %v", err)
 	}
 	to, err := query.ParseTime(c.Query("to", "now"), now)
 	if err != nil {
-		return 0, 0, badParam("bad_time", "to: %v", err)
+		return 0, 0, badParam(query.BadTime, "to: %v", err)
 	}
 	if from >= to {
-		return 0, 0, badParam("bad_time", "from (%d) must be before to (%d)", from, to)
+		return 0, 0, badParam(query.BadTime, "from (%d) must be before to (%d)", from, to)
 	}
 	return from, to + 1, nil
 }
 
 func (s *Server) labels(c *fiber.Ctx) error {
-	defer s.timeQuery("labels")()
+	const endpoint = "labels"
+	defer s.timeQuery(endpoint)()
+	ctx, cancel := s.deps.Engine.WithTimeout(c.UserContext())
+	defer cancel()
 	from, to, err := s.timeRange(c)
 	if err != nil {
-		return s.queryError(c, err)
+		return s.queryError(c, endpoint, err)
 	}
 	out := []string{}
 	for d := series.Dim(0); d < series.NumDims; d++ {
-		vals, err := s.deps.Engine.LabelValues(c.UserContext(), d, from, to)
+		vals, err := s.deps.Engine.LabelValues(ctx, d, from, to)
 		if err != nil {
-			return err
+			return s.queryError(c, endpoint, err)
 		}
 		if len(vals) > 0 {
 			out = append(out, d.String())
@@ -300,18 +277,21 @@ func (s *Server) labels(c *fiber.Ctx) error {
 }
 
 func (s *Server) labelValues(c *fiber.Ctx) error {
-	defer s.timeQuery("label_values")()
+	const endpoint = "label_values"
+	defer s.timeQuery(endpoint)()
+	ctx, cancel := s.deps.Engine.WithTimeout(c.UserContext())
+	defer cancel()
 	d, ok := series.ParseDim(c.Params("dim"))
 	if !ok {
-		return s.queryError(c, badParam("bad_dimension", "%q is not one of %s", c.Params("dim"), strings.Join(series.DimNames(), ", ")))
+		return s.queryError(c, endpoint, badParam(query.BadDimension, "%q is not one of %s", c.Params("dim"), strings.Join(series.DimNames(), ", ")))
 	}
 	from, to, err := s.timeRange(c)
 	if err != nil {
-		return s.queryError(c, err)
+		return s.queryError(c, endpoint, err)
 	}
-	vals, err := s.deps.Engine.LabelValues(c.UserContext(), d, from, to)
+	vals, err := s.deps.Engine.LabelValues(ctx, d, from, to)
 	if err != nil {
-		return err
+		return s.queryError(c, endpoint, err)
 	}
 	return c.JSON(fiber.Map{"label": d.String(), "values": vals})
 }

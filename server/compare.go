@@ -2,6 +2,7 @@ package server
 
 import (
 	"math"
+	"sort"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -27,7 +28,9 @@ type CompareGroup struct {
 	A         Selection         `json:"a"`
 	B         Selection         `json:"b"`
 	Quantiles []Delta           `json:"quantiles"`
-	Verdict   string            `json:"verdict"`
+	// Headline is the quantile the verdict is about (see headline).
+	Headline float64 `json:"headline"`
+	Verdict  string  `json:"verdict"`
 }
 
 // Delta is a query.QuantileDelta as JSON: values that do not exist (a quantile of an empty
@@ -77,17 +80,18 @@ func (s *Server) selection(c *fiber.Ctx, p *apiParams, side string) (*apiParams,
 	var err error
 	if v := c.Query(side + ".from"); v != "" {
 		if sel.From, err = query.ParseTime(v, now); err != nil {
-			return nil, info, badParam("bad_time", "%s.from: %v", side, err)
+			return nil, info, badParam(query.BadTime, "%s.from: %v", side, err)
 		}
 	}
 	if v := c.Query(side + ".to"); v != "" {
 		if sel.To, err = query.ParseTime(v, now); err != nil {
-			return nil, info, badParam("bad_time", "%s.to: %v", side, err)
+			return nil, info, badParam(query.BadTime, "%s.to: %v", side, err)
 		}
 	}
 	if sel.From >= sel.To {
-		return nil, info, badParam("bad_time", "%s: from (%d) must be before to (%d)", side, sel.From, sel.To)
+		return nil, info, badParam(query.BadTime, "%s: from (%d) must be before to (%d)", side, sel.From, sel.To)
 	}
+	sel.From, sel.To = s.deps.Engine.Span(now, sel.From, sel.To)
 	info.From, info.To = sel.From, sel.To
 	for d := series.Dim(0); d < series.NumDims; d++ {
 		if v := c.Query(side + "." + d.String()); v != "" {
@@ -103,24 +107,27 @@ func (s *Server) selection(c *fiber.Ctx, p *apiParams, side string) (*apiParams,
 // confidence interval, and a verdict in plain words. The method is documented on
 // query.QuantileDelta.
 func (s *Server) compare(c *fiber.Ctx) error {
-	defer s.timeQuery("compare")()
+	const endpoint = "compare"
+	defer s.timeQuery(endpoint)()
+	ctx, cancel := s.deps.Engine.WithTimeout(c.UserContext())
+	defer cancel()
 	if c.Query("q") == "" {
 		c.Request().URI().QueryArgs().Set("q", DefaultCompareQuantiles)
 	}
 	p, err := s.parseParams(c, false)
 	if err != nil {
-		return s.queryError(c, err)
+		return s.queryError(c, endpoint, err)
 	}
 	pa, infoA, err := s.selection(c, p, "a")
 	if err != nil {
-		return s.queryError(c, err)
+		return s.queryError(c, endpoint, err)
 	}
 	pb, infoB, err := s.selection(c, p, "b")
 	if err != nil {
-		return s.queryError(c, err)
+		return s.queryError(c, endpoint, err)
 	}
 	if len(infoA.Filters) == 0 && len(infoB.Filters) == 0 && infoA.From == infoB.From && infoA.To == infoB.To {
-		return s.queryError(c, badParam("bad_selection", "a and b are the same selection: give a.<dim>/b.<dim> values or a.from/a.to/b.from/b.to"))
+		return s.queryError(c, endpoint, badParam(query.BadSelection, "a and b are the same selection: give a.<dim>/b.<dim> values or a.from/a.to/b.from/b.to"))
 	}
 	// Both sides are read from one view, the one that holds both sides' dimensions.
 	for d := series.Dim(0); d < series.NumDims; d++ {
@@ -132,21 +139,16 @@ func (s *Server) compare(c *fiber.Ctx) error {
 			}
 		}
 	}
-	ra, err := s.runQuery(c, pa, 0)
+	ra, err := s.runQuery(ctx, pa, 0)
 	if err != nil {
-		return s.queryError(c, err)
+		return s.queryError(c, endpoint, err)
 	}
-	rb, err := s.runQuery(c, pb, 0)
+	rb, err := s.runQuery(ctx, pb, 0)
 	if err != nil {
-		return s.queryError(c, err)
+		return s.queryError(c, endpoint, err)
 	}
 	ans := CompareAnswer{Metric: p.Metric.String(), Unit: p.Metric.Unit(), View: ra.View.Names()}
-	headline := 0
-	for i, q := range p.Quantiles {
-		if q == 0.75 || (headline == 0 && i == len(p.Quantiles)/2) {
-			headline = i
-		}
-	}
+	headline := headline(p.Quantiles)
 	byKey := map[string]*query.Group{}
 	key := func(l *series.Labels) string { return string(series.AppendKey(nil, series.View{Dims: p.By}, l)) }
 	var order []string
@@ -181,6 +183,7 @@ func (s *Server) compare(c *fiber.Ctx) error {
 			d := query.CompareQuantile(sa, sb, q)
 			g.Quantiles = append(g.Quantiles, toJSON(d))
 			if i == headline {
+				g.Headline = q
 				g.Verdict = query.Verdict(d, p.Metric.Unit(), g.A.Count, g.B.Count)
 			}
 		}
@@ -190,4 +193,21 @@ func (s *Server) compare(c *fiber.Ctx) error {
 		ans.CompareGroup, ans.Groups = ans.Groups[0], nil
 	}
 	return c.JSON(ans)
+}
+
+// headline picks the index of the quantile the verdict is about, from the quantiles'
+// values, never their order in q: p75 when asked, otherwise the middle one by value (the
+// lower of the two middle ones for an even count).
+func headline(qs []float64) int {
+	order := make([]int, len(qs))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return qs[order[a]] < qs[order[b]] })
+	for _, i := range order {
+		if qs[i] == 0.75 {
+			return i
+		}
+	}
+	return order[(len(order)-1)/2]
 }

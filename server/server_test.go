@@ -29,6 +29,7 @@ type testServer struct {
 	url string
 	reg *prometheus.Registry
 	agg *aggregator.Aggregator
+	db  *storage.DB
 	srv *Server
 }
 
@@ -40,6 +41,12 @@ func startServer(t testing.TB, mod func(*Options, *enrich.Options)) *testServer 
 }
 
 func startServerAgg(t testing.TB, mod func(*Options, *enrich.Options), amod func(*aggregator.Options)) *testServer {
+	t.Helper()
+	return startServerWith(t, mod, amod, nil)
+}
+
+// startServerWith is startServerAgg with the query engine's options changed by qmod too.
+func startServerWith(t testing.TB, mod func(*Options, *enrich.Options), amod func(*aggregator.Options), qmod func(*query.Options)) *testServer {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	db, err := storage.Open(t.TempDir(), nil, reg, storage.DefaultOptions())
@@ -69,7 +76,16 @@ func startServerAgg(t testing.TB, mod func(*Options, *enrich.Options), amod func
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(nil, reg, Deps{Pipeline: pipe, Engine: query.New(db, agg, ao.Views), Gatherer: reg}, so)
+	qo := query.DefaultOptions()
+	qo.Views = ao.Views
+	if qmod != nil {
+		qmod(&qo)
+	}
+	eng, err := query.New(nil, db, agg, qo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(nil, reg, Deps{Pipeline: pipe, Engine: eng, Gatherer: reg, Now: ao.Now}, so)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +100,7 @@ func startServerAgg(t testing.TB, mod func(*Options, *enrich.Options), amod func
 		enr.Close()
 		db.Close(context.Background())
 	})
-	return &testServer{url: "http://" + ln.Addr().String(), reg: reg, agg: agg, srv: srv}
+	return &testServer{url: "http://" + ln.Addr().String(), reg: reg, agg: agg, db: db, srv: srv}
 }
 
 func (ts *testServer) post(t *testing.T, body []byte, hdr map[string]string) (int, http.Header, []byte) {
@@ -403,13 +419,14 @@ func TestQueryAPIShapesAndErrors(t *testing.T) {
 	}
 	for _, tc := range []struct{ path, reason string }{
 		{"/api/v1/series?metric=nope", "bad_metric"},
-		{"/api/v1/series?metric=ttfb&from=yesterday", "bad_time"},
+		{"/api/v1/series?metric=ttfb&from=soon", "bad_time"},
 		{"/api/v1/series?metric=ttfb&from=now&to=-1h", "bad_time"},
 		{"/api/v1/series?metric=ttfb&step=0", "bad_step"},
 		{"/api/v1/series?metric=ttfb&q=1.5", "bad_quantile"},
 		{"/api/v1/series?metric=ttfb&by=planet", "bad_dimension"},
 		{"/api/v1/series?metric=ttfb&by=page,variant", "no_view"},
-		{"/api/v1/series?metric=ttfb&from=-30d&step=60", "bad_range"},
+		{"/api/v1/series?metric=ttfb&step=1d12", "bad_step"},
+		{"/api/v1/series?metric=ttfb&step=2y", "bad_step"},
 		{"/api/v1/label/planet/values", "bad_dimension"},
 	} {
 		var e apiError

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -19,11 +20,15 @@ import (
 	"rumd/ingest"
 	"rumd/ingest/enrich"
 	"rumd/internal/series"
+	"rumd/query"
 	"rumd/server"
 	"rumd/storage"
 )
 
-// Config is everything `rumd serve` can be told, from a YAML file and flags (flags win).
+// Config is everything `rumd serve` can be told, from a YAML file and flags (flags win);
+// rumd.example.yaml lists every option with its default. A bound is declared once: a
+// validate tag holds the bounds of the options only the config has, and the options handed
+// to a component are checked by that component's Validate (see bindings).
 type Config struct {
 	Listen   string `yaml:"listen" validate:"required"`
 	Data     string `yaml:"data" validate:"required"`
@@ -33,20 +38,20 @@ type Config struct {
 	Ingest struct {
 		Path         string        `yaml:"path"`
 		CORSOrigins  []string      `yaml:"cors_origins"`
-		BodyLimit    int           `yaml:"body_limit" validate:"gte=1024,lte=16777216"`
-		ReadTimeout  time.Duration `yaml:"read_timeout" validate:"gt=0"`
-		WriteTimeout time.Duration `yaml:"write_timeout" validate:"gt=0"`
-		IdleTimeout  time.Duration `yaml:"idle_timeout" validate:"gt=0"`
-		QueueSize    int           `yaml:"queue_size" validate:"gte=1,lte=10000000"`
-		Shards       int           `yaml:"shards" validate:"gte=1,lte=256"`
+		BodyLimit    int           `yaml:"body_limit"`
+		ReadTimeout  time.Duration `yaml:"read_timeout"`
+		WriteTimeout time.Duration `yaml:"write_timeout"`
+		IdleTimeout  time.Duration `yaml:"idle_timeout"`
+		QueueSize    int           `yaml:"queue_size"`
+		Shards       int           `yaml:"shards"`
 	} `yaml:"ingest"`
 
 	RateLimit struct {
-		PerAddr     float64 `yaml:"per_address" validate:"gte=0"`
-		AddrBurst   int     `yaml:"address_burst" validate:"gte=0"`
-		PerPrefix   float64 `yaml:"per_prefix" validate:"gte=0"`
-		PrefixBurst int     `yaml:"prefix_burst" validate:"gte=0"`
-		Tracked     int     `yaml:"tracked" validate:"gte=1"`
+		PerAddr     float64 `yaml:"per_address"`
+		AddrBurst   int     `yaml:"address_burst"`
+		PerPrefix   float64 `yaml:"per_prefix"`
+		PrefixBurst int     `yaml:"prefix_burst"`
+		Tracked     int     `yaml:"tracked"`
 	} `yaml:"rate_limit"`
 	PprofListen  string `yaml:"pprof_listen"`
 	Token        string `yaml:"token"`
@@ -62,6 +67,7 @@ type Config struct {
 	Retention      retentionConfig   `yaml:"retention"`
 	Snippet        snippetConfig     `yaml:"snippet"`
 	TestPage       testPageConfig    `yaml:"test_page"`
+	Query          queryConfig       `yaml:"query"`
 	ShutdownAfter  time.Duration     `yaml:"shutdown_timeout" validate:"gt=0"`
 
 	// Experiments are the A/B tests /test and /test/embed run (beaconjs checks them).
@@ -69,11 +75,11 @@ type Config struct {
 }
 
 type validationConfig struct {
-	ClockJumpTolerance time.Duration `yaml:"clock_jump_tolerance" validate:"gte=0"`
-	ClockJumpPerMille  float64       `yaml:"clock_jump_per_mille" validate:"gte=0"`
-	MaxSkew            time.Duration `yaml:"max_skew" validate:"gt=0"`
-	MaxTiming          time.Duration `yaml:"max_timing" validate:"gt=0"`
-	MaxCLS             float64       `yaml:"max_cls" validate:"gt=0"`
+	ClockJumpTolerance time.Duration `yaml:"clock_jump_tolerance"`
+	ClockJumpPerMille  float64       `yaml:"clock_jump_per_mille"`
+	MaxSkew            time.Duration `yaml:"max_skew"`
+	MaxTiming          time.Duration `yaml:"max_timing"`
+	MaxCLS             float64       `yaml:"max_cls"`
 }
 
 type retentionConfig struct {
@@ -82,13 +88,17 @@ type retentionConfig struct {
 	Day    time.Duration `yaml:"1d"`
 }
 
+type queryConfig struct {
+	Timeout time.Duration `yaml:"timeout"`
+}
+
 type snippetConfig struct {
-	SampleRate float64 `yaml:"sample_rate" validate:"gte=0,lte=100"`
+	SampleRate float64 `yaml:"sample_rate"`
 }
 
 type testPageConfig struct {
-	Probes         []beaconjs.Probe `yaml:"probes" validate:"dive"`
-	EmbedMaxSample float64          `yaml:"embed_max_sample" validate:"gte=0,lte=100"`
+	Probes         []beaconjs.Probe `yaml:"probes"`
+	EmbedMaxSample float64          `yaml:"embed_max_sample"`
 }
 
 func defaultConfig() Config {
@@ -104,7 +114,7 @@ func defaultConfig() Config {
 	rl := so.RateLimit
 	c.RateLimit.PerAddr, c.RateLimit.AddrBurst, c.RateLimit.PerPrefix, c.RateLimit.PrefixBurst, c.RateLimit.Tracked = rl.PerAddr, rl.AddrBurst, rl.PerPrefix, rl.PrefixBurst, rl.MaxTracked
 	ao := aggregator.DefaultOptions()
-	c.Ingest.QueueSize, c.Ingest.Shards = ao.QueueSize, ao.Shards
+	c.Ingest.QueueSize = ao.QueueSize
 	eo := enrich.DefaultOptions()
 	c.TrustedProxies = eo.TrustedProxies
 	for _, v := range series.DefaultViews() {
@@ -121,6 +131,7 @@ func defaultConfig() Config {
 	bj := beaconjs.DefaultOptions()
 	c.Snippet.SampleRate = bj.SampleRate
 	c.TestPage.EmbedMaxSample = bj.EmbedMaxSample
+	c.Query.Timeout = query.DefaultOptions().Timeout
 	c.ShutdownAfter = 30 * time.Second
 	return c
 }
@@ -225,7 +236,7 @@ func serveFlags(cfg *Config, configPath *string) *flag.FlagSet {
 	fs.DurationVar(&cfg.Ingest.WriteTimeout, "write-timeout", cfg.Ingest.WriteTimeout, "time to write one answer")
 	fs.DurationVar(&cfg.Ingest.IdleTimeout, "idle-timeout", cfg.Ingest.IdleTimeout, "keep-alive idle time")
 	fs.IntVar(&cfg.Ingest.QueueSize, "queue-size", cfg.Ingest.QueueSize, "beacons waiting for the aggregator before ingest sheds with 503")
-	fs.IntVar(&cfg.Ingest.Shards, "shards", cfg.Ingest.Shards, "aggregator workers")
+	fs.IntVar(&cfg.Ingest.Shards, "shards", cfg.Ingest.Shards, "aggregator workers (0: one per CPU)")
 	fs.Float64Var(&cfg.RateLimit.PerAddr, "rate-limit", cfg.RateLimit.PerAddr, "ingest requests per second per client address (0 = off)")
 	fs.IntVar(&cfg.RateLimit.AddrBurst, "rate-limit-burst", cfg.RateLimit.AddrBurst, "burst per client address")
 	fs.Float64Var(&cfg.RateLimit.PerPrefix, "rate-limit-prefix", cfg.RateLimit.PerPrefix, "ingest requests per second per /24 (IPv4) or /64 (IPv6) (0 = off)")
@@ -250,6 +261,7 @@ func serveFlags(cfg *Config, configPath *string) *flag.FlagSet {
 	fs.DurationVar(&cfg.Retention.Day, "retention-1d", cfg.Retention.Day, "how long 1-day sketches are kept")
 	fs.Float64Var(&cfg.Snippet.SampleRate, "sample-rate", cfg.Snippet.SampleRate, "percent of page views /rumd.js reports by default")
 	fs.Float64Var(&cfg.TestPage.EmbedMaxSample, "embed-max-sample", cfg.TestPage.EmbedMaxSample, "ceiling, in percent, of /test/embed?sample=")
+	fs.DurationVar(&cfg.Query.Timeout, "query-timeout", cfg.Query.Timeout, "time one query API or Graphite request may take before it is answered 503")
 	fs.DurationVar(&cfg.ShutdownAfter, "shutdown-timeout", cfg.ShutdownAfter, "time allowed to drain and flush on SIGTERM")
 	return fs
 }
@@ -304,17 +316,28 @@ type devNull struct{}
 
 func (devNull) Write(p []byte) (int, error) { return len(p), nil }
 
-var configValidator = validator.New(validator.WithRequiredStructEnabled())
+// configValidator checks the validate tags, naming each option by its YAML key.
+var configValidator = func() *validator.Validate {
+	v := validator.New(validator.WithRequiredStructEnabled())
+	v.RegisterTagNameFunc(func(f reflect.StructField) string {
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" {
+			return f.Name
+		}
+		return name
+	})
+	return v
+}()
 
 // validateConfig checks the config's own bounds, then each component's options, so every
-// mistake is reported with the option's name.
+// mistake is reported with the YAML key of the option.
 func validateConfig(c *Config) error {
 	if err := configValidator.Struct(c); err != nil {
 		var ve validator.ValidationErrors
 		if errors.As(err, &ve) {
 			var msgs []string
 			for _, f := range ve {
-				msgs = append(msgs, fmt.Sprintf("%s: must satisfy %s %s (got %v)", configName(f.Namespace()), f.Tag(), f.Param(), f.Value()))
+				msgs = append(msgs, configKey(f.Namespace())+": "+tagMessage(f))
 			}
 			return fmt.Errorf("config: %s", strings.Join(msgs, "; "))
 		}
@@ -327,24 +350,23 @@ func validateConfig(c *Config) error {
 	return err
 }
 
-// configName turns a validator namespace like Config.Ingest.BodyLimit into ingest.body_limit.
-func configName(ns string) string {
-	ns = strings.TrimPrefix(ns, "Config.")
-	var out []string
-	for _, part := range strings.Split(ns, ".") {
-		var b strings.Builder
-		for i, r := range part {
-			if r >= 'A' && r <= 'Z' {
-				if i > 0 && !(part[i-1] >= 'A' && part[i-1] <= 'Z') {
-					b.WriteByte('_')
-				}
-				r += 'a' - 'A'
-			}
-			b.WriteRune(r)
-		}
-		out = append(out, b.String())
+// configKey turns a validator namespace like Config.ingest.body_limit into the YAML key
+// ingest.body_limit.
+func configKey(ns string) string {
+	_, key, _ := strings.Cut(ns, ".")
+	return key
+}
+
+func tagMessage(f validator.FieldError) string {
+	switch f.Tag() {
+	case "required":
+		return "is required"
+	case "oneof":
+		return fmt.Sprintf("must be one of %s, got %q", f.Param(), f.Value())
+	case "gt":
+		return fmt.Sprintf("must be greater than %s, got %v", f.Param(), f.Value())
 	}
-	return strings.Join(out, ".")
+	return fmt.Sprintf("must satisfy %s %s, got %v", f.Tag(), f.Param(), f.Value())
 }
 
 // options are the components' options built from a config.
@@ -355,60 +377,146 @@ type options struct {
 	agg     aggregator.Options
 	storage storage.Options
 	snippet beaconjs.Options
+	query   query.Options
 }
 
-func buildOptions(c *Config) (*options, error) {
-	o := &options{
+func defaultOptions() *options {
+	return &options{
 		server:  server.DefaultOptions(),
 		ingest:  ingest.DefaultOptions(),
 		enrich:  enrich.DefaultOptions(),
 		agg:     aggregator.DefaultOptions(),
 		storage: storage.DefaultOptions(),
 		snippet: beaconjs.DefaultOptions(),
+		query:   query.DefaultOptions(),
 	}
-	o.server.IngestPath = c.Ingest.Path
-	o.server.CORSOrigins = c.Ingest.CORSOrigins
-	o.server.BodyLimit = c.Ingest.BodyLimit
-	o.server.ReadTimeout, o.server.WriteTimeout, o.server.IdleTimeout = c.Ingest.ReadTimeout, c.Ingest.WriteTimeout, c.Ingest.IdleTimeout
-	o.ingest.Beacon.JumpTolerance = c.Validation.ClockJumpTolerance
-	o.ingest.Beacon.JumpPerMille = c.Validation.ClockJumpPerMille
-	o.ingest.Beacon.MaxSkew = c.Validation.MaxSkew
-	o.ingest.Beacon.MaxTiming = c.Validation.MaxTiming
-	o.ingest.Beacon.MaxCLS = c.Validation.MaxCLS
-	o.server.RateLimit.PerAddr, o.server.RateLimit.AddrBurst = c.RateLimit.PerAddr, c.RateLimit.AddrBurst
-	o.server.RateLimit.PerPrefix, o.server.RateLimit.PrefixBurst = c.RateLimit.PerPrefix, c.RateLimit.PrefixBurst
-	o.server.RateLimit.MaxTracked = c.RateLimit.Tracked
-	o.server.Token, o.server.MetricsToken, o.server.PublicGraphs = c.Token, c.MetricsToken, c.PublicGraphs
-	if err := o.server.Validate(); err != nil {
-		return nil, fmt.Errorf("config ingest: %w", err)
-	}
-	if err := o.ingest.Validate(); err != nil {
-		return nil, fmt.Errorf("config validation: %w", err)
-	}
-	o.enrich.GeoIPPath = c.GeoIP
-	o.enrich.TrustedProxies = c.TrustedProxies
-	o.enrich.CountryHeader = c.CountryHeader
-	o.enrich.PageRules = c.PageRules
-	if err := o.enrich.Validate(); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	o.agg.QueueSize, o.agg.Shards = c.Ingest.QueueSize, c.Ingest.Shards
-	o.agg.Views = nil
-	for _, names := range c.Views {
-		v, err := series.ParseView(names)
-		if err != nil {
-			return nil, fmt.Errorf("config views: %w", err)
+}
+
+// validate runs every component's own checks.
+func (o *options) validate() error {
+	for _, check := range []struct {
+		name string
+		err  func() error
+	}{
+		{"server", o.server.Validate}, {"ingest", o.ingest.Validate}, {"enrich", o.enrich.Validate}, {"aggregator", o.agg.Validate},
+		{"storage", o.storage.Validate}, {"snippet", o.snippet.Validate}, {"query", o.query.Validate},
+	} {
+		if err := check.err(); err != nil {
+			return err
 		}
-		o.agg.Views = append(o.agg.Views, v)
 	}
-	for name, n := range c.Caps {
-		d, ok := series.ParseDim(name)
-		if !ok {
-			return nil, fmt.Errorf("config caps: unknown dimension %q (known: %s)", name, strings.Join(series.DimNames(), ", "))
+	return nil
+}
+
+// binding hands one YAML option to the component options it sets; the component's
+// Validate holds its bounds.
+type binding struct {
+	key string
+	set func(c *Config, o *options) error
+}
+
+var bindings = []binding{
+	{"ingest.path", func(c *Config, o *options) error {
+		o.server.IngestPath, o.snippet.Endpoint = c.Ingest.Path, c.Ingest.Path
+		return nil
+	}},
+	{"ingest.cors_origins", func(c *Config, o *options) error { o.server.CORSOrigins = c.Ingest.CORSOrigins; return nil }},
+	{"ingest.body_limit", func(c *Config, o *options) error { o.server.BodyLimit = c.Ingest.BodyLimit; return nil }},
+	{"ingest.read_timeout", func(c *Config, o *options) error { o.server.ReadTimeout = c.Ingest.ReadTimeout; return nil }},
+	{"ingest.write_timeout", func(c *Config, o *options) error { o.server.WriteTimeout = c.Ingest.WriteTimeout; return nil }},
+	{"ingest.idle_timeout", func(c *Config, o *options) error { o.server.IdleTimeout = c.Ingest.IdleTimeout; return nil }},
+	{"ingest.queue_size", func(c *Config, o *options) error { o.agg.QueueSize = c.Ingest.QueueSize; return nil }},
+	{"ingest.shards", func(c *Config, o *options) error {
+		// 0 keeps the aggregator's default, one worker per CPU.
+		if c.Ingest.Shards != 0 {
+			o.agg.Shards = c.Ingest.Shards
 		}
-		o.agg.Caps[d] = n
+		return nil
+	}},
+	{"rate_limit.per_address", func(c *Config, o *options) error { o.server.RateLimit.PerAddr = c.RateLimit.PerAddr; return nil }},
+	{"rate_limit.address_burst", func(c *Config, o *options) error { o.server.RateLimit.AddrBurst = c.RateLimit.AddrBurst; return nil }},
+	{"rate_limit.per_prefix", func(c *Config, o *options) error { o.server.RateLimit.PerPrefix = c.RateLimit.PerPrefix; return nil }},
+	{"rate_limit.prefix_burst", func(c *Config, o *options) error {
+		o.server.RateLimit.PrefixBurst = c.RateLimit.PrefixBurst
+		return nil
+	}},
+	{"rate_limit.tracked", func(c *Config, o *options) error { o.server.RateLimit.MaxTracked = c.RateLimit.Tracked; return nil }},
+	{"token", func(c *Config, o *options) error { o.server.Token = c.Token; return nil }},
+	{"metrics_token", func(c *Config, o *options) error { o.server.MetricsToken = c.MetricsToken; return nil }},
+	{"public_graphs", func(c *Config, o *options) error { o.server.PublicGraphs = c.PublicGraphs; return nil }},
+	{"validation.clock_jump_tolerance", func(c *Config, o *options) error {
+		o.ingest.Beacon.JumpTolerance = c.Validation.ClockJumpTolerance
+		return nil
+	}},
+	{"validation.clock_jump_per_mille", func(c *Config, o *options) error {
+		o.ingest.Beacon.JumpPerMille = c.Validation.ClockJumpPerMille
+		return nil
+	}},
+	{"validation.max_skew", func(c *Config, o *options) error { o.ingest.Beacon.MaxSkew = c.Validation.MaxSkew; return nil }},
+	{"validation.max_timing", func(c *Config, o *options) error { o.ingest.Beacon.MaxTiming = c.Validation.MaxTiming; return nil }},
+	{"validation.max_cls", func(c *Config, o *options) error { o.ingest.Beacon.MaxCLS = c.Validation.MaxCLS; return nil }},
+	{"geoip", func(c *Config, o *options) error { o.enrich.GeoIPPath = c.GeoIP; return nil }},
+	{"trusted_proxies", func(c *Config, o *options) error { o.enrich.TrustedProxies = c.TrustedProxies; return nil }},
+	{"country_header", func(c *Config, o *options) error { o.enrich.CountryHeader = c.CountryHeader; return nil }},
+	{"page_rules", func(c *Config, o *options) error { o.enrich.PageRules = c.PageRules; return nil }},
+	{"views", func(c *Config, o *options) error {
+		o.agg.Views = nil
+		for _, names := range c.Views {
+			v, err := series.ParseView(names)
+			if err != nil {
+				return err
+			}
+			o.agg.Views = append(o.agg.Views, v)
+		}
+		o.query.Views = o.agg.Views
+		return nil
+	}},
+	{"caps", func(c *Config, o *options) error {
+		for name, n := range c.Caps {
+			d, ok := series.ParseDim(name)
+			if !ok {
+				return fmt.Errorf("unknown dimension %q (known: %s)", name, strings.Join(series.DimNames(), ", "))
+			}
+			o.agg.Caps[d] = n
+		}
+		return nil
+	}},
+	{"retention.1m", func(c *Config, o *options) error { return setRetention(o, storage.Minute, c.Retention.Minute) }},
+	{"retention.1h", func(c *Config, o *options) error { return setRetention(o, storage.Hour, c.Retention.Hour) }},
+	{"retention.1d", func(c *Config, o *options) error { return setRetention(o, storage.Day, c.Retention.Day) }},
+	{"snippet.sample_rate", func(c *Config, o *options) error { o.snippet.SampleRate = c.Snippet.SampleRate; return nil }},
+	{"test_page.probes", func(c *Config, o *options) error { o.snippet.Probes = c.TestPage.Probes; return nil }},
+	{"test_page.embed_max_sample", func(c *Config, o *options) error {
+		o.snippet.EmbedMaxSample = c.TestPage.EmbedMaxSample
+		return nil
+	}},
+	{"experiments", func(c *Config, o *options) error { o.snippet.Experiments = c.Experiments; return nil }},
+	{"query.timeout", func(c *Config, o *options) error { o.query.Timeout = c.Query.Timeout; return nil }},
+}
+
+func setRetention(o *options, r storage.Res, d time.Duration) error {
+	o.storage.Retention[r], o.query.Retention[r] = d, d
+	return nil
+}
+
+// buildOptions hands the config to the components' options and runs their checks. When one
+// refuses, the config is applied again one option at a time over the defaults to name the
+// YAML key that made it refuse.
+func buildOptions(c *Config) (*options, error) {
+	o := defaultOptions()
+	for _, b := range bindings {
+		if err := b.set(c, o); err != nil {
+			return nil, fmt.Errorf("config: %s: %w", b.key, err)
+		}
 	}
-	if err := o.agg.Validate(); err != nil {
+	if err := o.validate(); err != nil {
+		d := defaultOptions()
+		for _, b := range bindings {
+			_ = b.set(c, d)
+			if err := d.validate(); err != nil {
+				return nil, fmt.Errorf("config: %s: %w", b.key, err)
+			}
+		}
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	if len(c.TestPage.Probes) > 0 || len(c.Experiments) > 0 {
@@ -417,20 +525,8 @@ func buildOptions(c *Config) (*options, error) {
 			probeView = probeView || v.ForProbes()
 		}
 		if !probeView {
-			return nil, errors.New("config views: probes are configured (test_page.probes or experiments) but no view holds the probe dimension, so their timings would be dropped; add [probe] (and [variant, probe] to compare variants)")
+			return nil, errors.New("config: views: probes are configured (test_page.probes or experiments) but no view holds the probe dimension, so their timings would be dropped; add [probe] (and [variant, probe] to compare variants)")
 		}
-	}
-	o.storage.Retention = [storage.NumRes]time.Duration{c.Retention.Minute, c.Retention.Hour, c.Retention.Day}
-	if err := o.storage.Validate(); err != nil {
-		return nil, fmt.Errorf("config retention: %w", err)
-	}
-	o.snippet.Endpoint = c.Ingest.Path
-	o.snippet.SampleRate = c.Snippet.SampleRate
-	o.snippet.Probes = c.TestPage.Probes
-	o.snippet.EmbedMaxSample = c.TestPage.EmbedMaxSample
-	o.snippet.Experiments = c.Experiments
-	if err := o.snippet.Validate(); err != nil {
-		return nil, fmt.Errorf("config snippet/test_page/experiments: %w", err)
 	}
 	return o, nil
 }

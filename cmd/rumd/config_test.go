@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -70,6 +71,15 @@ func TestConfigErrorsNameTheOption(t *testing.T) {
 		{name: "bad cap", args: []string{"--caps", "planet=3"}, want: `unknown dimension "planet"`},
 		{name: "short retention", args: []string{"--retention-1m", "1h"}, want: "retention"},
 		{name: "sample rate", args: []string{"--sample-rate", "150"}, want: "snippet.sample_rate"},
+		{name: "shutdown timeout", args: []string{"--shutdown-timeout", "0s"}, want: "config: shutdown_timeout: must be greater than 0"},
+		{name: "log level", yaml: "log_level: loud\n", want: "config: log_level: must be one of debug info warn error"},
+		{name: "body limit", yaml: "ingest: {body_limit: 10}\n", want: "config: ingest.body_limit: body limit must be"},
+		{name: "shards", args: []string{"--shards", "300"}, want: "config: ingest.shards: shards must be 1..256"},
+		{name: "tracked", yaml: "rate_limit: {tracked: 0}\n", want: "config: rate_limit.tracked:"},
+		{name: "burst", yaml: "rate_limit: {address_burst: 0}\n", want: "config: rate_limit.address_burst:"},
+		{name: "max cls", yaml: "validation: {max_cls: 0}\n", want: "config: validation.max_cls:"},
+		{name: "hour retention", yaml: "retention: {1h: 24h}\n", want: "config: retention.1h:"},
+		{name: "query timeout", args: []string{"--query-timeout", "0s"}, want: "config: query.timeout: query: timeout must be positive"},
 		{name: "ingest path", args: []string{"--ingest-path", "/api/v1/x"}, want: "collides"},
 		{name: "regex", yaml: "page_rules: [{match: 're:(', name: x}]\n", want: "page"},
 		{name: "stray argument", args: []string{"extra"}, want: "unexpected arguments"},
@@ -163,5 +173,46 @@ experiments:
 				t.Fatalf("error %v, want it to mention %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestEachBoundDeclaredOnce: an option is checked either by a validate tag (options only
+// the config has) or by the component it is handed to (a binding), never both, and every
+// option is one or the other.
+func TestEachBoundDeclaredOnce(t *testing.T) {
+	bound := map[string]bool{}
+	for _, b := range bindings {
+		if bound[b.key] {
+			t.Errorf("%s is bound twice", b.key)
+		}
+		bound[b.key] = true
+	}
+	configOnly := map[string]bool{"listen": true, "data": true, "log_level": true, "pprof_listen": true, "shutdown_timeout": true}
+	seen := map[string]bool{}
+	var walk func(typ reflect.Type, prefix string)
+	walk = func(typ reflect.Type, prefix string) {
+		for i := 0; i < typ.NumField(); i++ {
+			f := typ.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			key := prefix + name
+			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
+				walk(f.Type, key+".")
+				continue
+			}
+			seen[key] = true
+			tagged := f.Tag.Get("validate") != ""
+			switch {
+			case tagged && bound[key]:
+				t.Errorf("%s has a validate tag and is checked by its component too", key)
+			case bound[key] == configOnly[key]:
+				t.Errorf("%s must be either handed to a component (bindings) or config-only", key)
+			}
+		}
+	}
+	walk(reflect.TypeOf(Config{}), "")
+	for key := range bound {
+		if !seen[key] {
+			t.Errorf("binding %s names no option of Config", key)
+		}
 	}
 }

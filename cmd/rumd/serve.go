@@ -91,9 +91,14 @@ func serve(ctx context.Context, logger *slog.Logger, cfg *Config, ready chan<- s
 		store.Close(context.Background())
 		return err
 	}
-	eng := query.New(store, agg, o.agg.Views)
+	eng, err := query.New(logger.With("component", "query"), store, agg, o.query)
+	if err != nil {
+		enr.Close()
+		agg.Close(context.Background())
+		store.Close(context.Background())
+		return err
+	}
 	gopts := graphite.DefaultOptions()
-	gopts.Retention = o.storage.Retention
 	srv, err := server.New(logger.With("component", "server"), reg, server.Deps{
 		Pipeline: pipe,
 		Engine:   eng,

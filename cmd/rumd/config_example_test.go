@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+const examplePath = "../../rumd.example.yaml"
+
+// TestExampleConfigIsTheDefaults loads rumd.example.yaml: it must hold every option of
+// Config, each with a comment, set to exactly the built-in default, and be accepted by
+// `rumd serve --config`.
+func TestExampleConfigIsTheDefaults(t *testing.T) {
+	raw, err := os.ReadFile(examplePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every key is an option (unknown keys are refused) and every value is the default.
+	var got Config
+	if err := decodeConfig(raw, &got); err != nil {
+		t.Fatalf("example: %v", err)
+	}
+	if a, b := mustYAML(t, got), mustYAML(t, defaultConfig()); !bytes.Equal(a, b) {
+		t.Fatalf("example differs from the defaults:\nexample:\n%s\ndefaults:\n%s", a, b)
+	}
+	// Every option is written out with its comment, even those whose default is empty.
+	if missing := undocumented(t, raw); len(missing) > 0 {
+		t.Fatalf("options missing from %s or without a comment: %s", examplePath, strings.Join(missing, ", "))
+	}
+	if _, err := loadConfig([]string{"--config", examplePath}); err != nil {
+		t.Fatalf("rumd serve refuses the example: %v", err)
+	}
+
+	// Control: the check notices an option left out, and one left without its comment.
+	trimmed := strings.Replace(string(raw), "  # Time one API request may take before it is answered 503 timeout.\n  timeout: 30s\n", "", 1)
+	if trimmed == string(raw) {
+		t.Fatal("control: the query timeout lines were not found in the example")
+	}
+	if missing := undocumented(t, []byte(trimmed)); strings.Join(missing, ",") != "query.timeout" {
+		t.Fatalf("control: a removed option gives %v, want query.timeout", missing)
+	}
+	uncommented := strings.Replace(string(raw), "  # Ceiling of CLS.\n", "", 1)
+	if missing := undocumented(t, []byte(uncommented)); strings.Join(missing, ",") != "validation.max_cls" {
+		t.Fatalf("control: an uncommented option gives %v, want validation.max_cls", missing)
+	}
+}
+
+func mustYAML(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := yaml.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// undocumented lists the YAML keys of Config (nested sections included) that raw does not
+// hold, or holds without a comment above or beside them.
+func undocumented(t *testing.T, raw []byte) []string {
+	t.Helper()
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil || len(doc.Content) != 1 {
+		t.Fatalf("example is not one YAML document: %v", err)
+	}
+	var missing []string
+	var walk func(typ reflect.Type, node *yaml.Node, prefix string)
+	walk = func(typ reflect.Type, node *yaml.Node, prefix string) {
+		for i := 0; i < typ.NumField(); i++ {
+			f := typ.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name == "" || name == "-" {
+				continue
+			}
+			key, val := lookup(node, name)
+			if key == nil || strings.TrimSpace(key.HeadComment+key.LineComment) == "" {
+				missing = append(missing, prefix+name)
+				continue
+			}
+			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
+				walk(f.Type, val, prefix+name+".")
+			}
+		}
+	}
+	walk(reflect.TypeOf(Config{}), doc.Content[0], "")
+	return missing
+}
+
+// lookup finds key name in a mapping node: the key node and its value.
+func lookup(m *yaml.Node, name string) (*yaml.Node, *yaml.Node) {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil, nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == name {
+			return m.Content[i], m.Content[i+1]
+		}
+	}
+	return nil, nil
+}
