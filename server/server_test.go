@@ -456,6 +456,7 @@ func TestQueryAnswersAreCompressed(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		ts.post(t, testutil.MustJSON(t, testutil.Beacon(time.Now(), fmt.Sprintf("https://example.com/p%d/x", i), 100, 900)), nil)
 	}
+	ts.waitApplied(t, 20)
 	req, _ := http.NewRequest("GET", ts.url+"/api/v1/summary?metric=ttfb&by=page&from=-1h", nil)
 	req.Header.Set("Accept-Encoding", "gzip")
 	resp, err := http.DefaultTransport.RoundTrip(req) // no transparent decompression
