@@ -374,6 +374,98 @@ func TestMetricNamesExist(t *testing.T) {
 	}
 }
 
+// nativeHistogramFamilies are the families rumd's native-histogram exposition serves, one
+// per metric (docs/dashboards.md), stated here once: the Prometheus set may name no other
+// rumd_* family. When the exposition's own naming function is merged, compare with it too.
+var nativeHistogramFamilies = map[string]string{
+	"dns": "rumd_dns_milliseconds", "connect": "rumd_connect_milliseconds", "tls": "rumd_tls_milliseconds",
+	"ttfb": "rumd_ttfb_milliseconds", "download": "rumd_download_milliseconds",
+	"dom_interactive": "rumd_dom_interactive_milliseconds", "dcl": "rumd_dcl_milliseconds",
+	"load": "rumd_load_milliseconds", "fcp": "rumd_fcp_milliseconds", "lcp": "rumd_lcp_milliseconds",
+	"inp": "rumd_inp_milliseconds", "cls": "rumd_cls",
+	"probe_dns": "rumd_probe_dns_milliseconds", "probe_connect": "rumd_probe_connect_milliseconds",
+	"probe_tls": "rumd_probe_tls_milliseconds", "probe_ttfb": "rumd_probe_ttfb_milliseconds",
+	"probe_total": "rumd_probe_total_milliseconds",
+}
+
+var viewLabel = regexp.MustCompile(`\bview="([^"]*)"`)
+
+// TestPrometheusNamesExist checks the Prometheus set's names: every rumd_* family is one of
+// the exposition's, every view label value is one of rumd's views, and the metric variable
+// offers families.
+func TestPrometheusNamesExist(t *testing.T) {
+	families := map[string]bool{}
+	for _, m := range series.MetricNames() {
+		want, ok := nativeHistogramFamilies[m]
+		if !ok {
+			t.Errorf("metric %s has no expected family", m)
+		}
+		if got := FamilyName(m); got != want {
+			t.Errorf("FamilyName(%s) = %s, want %s", m, got, want)
+		}
+		families[want] = true
+	}
+	if len(nativeHistogramFamilies) != len(series.MetricNames()) {
+		t.Errorf("%d expected families for %d metrics", len(nativeHistogramFamilies), len(series.MetricNames()))
+	}
+	views := map[string]bool{}
+	for _, v := range series.DefaultViews() {
+		views[v.String()] = true
+	}
+	names, labels := 0, 0
+	check := func(where, text string) {
+		for _, n := range promName.FindAllString(text, -1) {
+			names++
+			if !families[n] {
+				t.Errorf("%s: %s is not a family of rumd's exposition", where, n)
+			}
+		}
+		for _, m := range viewLabel.FindAllStringSubmatch(text, -1) {
+			labels++
+			if !views[m[1]] {
+				t.Errorf("%s: view=%q is none of rumd's views", where, m[1])
+			}
+		}
+	}
+	for name, d := range loadSet(t, PrometheusDir) {
+		for _, v := range d.Templating.List {
+			switch {
+			case v.Type == "query":
+				q, _ := v.Query.(map[string]any)
+				text, _ := q["query"].(string)
+				if text == "" {
+					t.Errorf("%s: variable %s has no PromQL query: %v", name, v.Name, v.Query)
+				}
+				check(name+": variable "+v.Name, text)
+			case v.Type == "custom" && v.Name == "metric":
+				for _, o := range v.Options {
+					check(name+": variable metric", o.Value)
+					if o.Value != nativeHistogramFamilies[o.Text] {
+						t.Errorf("%s: metric option %s has the value %s", name, o.Text, o.Value)
+					}
+				}
+			}
+		}
+		for _, p := range d.Panels {
+			for _, tg := range p.Targets {
+				if tg.Target != "" {
+					t.Errorf("%s/%s: a Graphite target in the Prometheus set", name, p.Title)
+				}
+				check(name+"/"+p.Title, tg.Expr)
+			}
+		}
+	}
+	if names < 50 || labels < 50 {
+		t.Errorf("only %d family names and %d view labels found; the extraction is broken", names, labels)
+	}
+	// The views PrometheusViews reports are the ones the set reads.
+	for _, v := range PrometheusViews() {
+		if !views[v] {
+			t.Errorf("PrometheusViews lists %q, none of rumd's views", v)
+		}
+	}
+}
+
 // goSource concatenates rumd's non-test Go files.
 func goSource(t *testing.T) string {
 	t.Helper()

@@ -49,20 +49,20 @@ func overview() Dashboard {
 		q.Name = upper(m) + " p75"
 		d.Panels = append(d.Panels, Panel{Kind: Stat, Title: upper(m) + " p75", Metric: m, WholeRange: true,
 			Description: "p75 of " + upper(m) + " over the whole time range, from every value of the range.",
-			X: 4 * i, Y: 1, W: 4, H: 4, Queries: []Query{q}})
+			X:           4 * i, Y: 1, W: 4, H: 4, Queries: []Query{q}})
 	}
 	d.Panels = append(d.Panels, Panel{Kind: Row, Title: "p50, p75 and p95 over time", Y: 5, W: 24, H: 1})
 	for i, m := range vitalsOrder {
 		d.Panels = append(d.Panels, Panel{Kind: TimeSeries, Title: upper(m) + " p50 / p75 / p95", Metric: m,
 			Description: upper(m) + " percentiles per step; the dashed lines are the good / poor thresholds where web.dev sets them.",
-			X: 12 * (i % 2), Y: 6 + 8*(i/2), W: 12, H: 8, Queries: []Query{pc(m, pct3...)}})
+			X:           12 * (i % 2), Y: 6 + 8*(i/2), W: 12, H: 8, Queries: []Query{pc(m, pct3...)}})
 	}
 	d.Panels = append(d.Panels, Panel{Kind: Row, Title: "Volume", Y: 30, W: 24, H: 1})
 	views := pc("ttfb", "count")
 	views.Name = "page views"
 	d.Panels = append(d.Panels, Panel{Kind: TimeSeries, Title: "Page views {per}", Metric: "count", Bars: true,
 		Description: "Page views with a TTFB (every page view that reported navigation timing).",
-		X: 0, Y: 31, W: 12, H: 8, Queries: []Query{views}})
+		X:           0, Y: 31, W: 12, H: 8, Queries: []Query{views}})
 	var perMetric []Query
 	for _, m := range []string{"ttfb", "fcp", "lcp", "inp", "cls", "load"} {
 		q := pc(m, "count")
@@ -71,7 +71,7 @@ func overview() Dashboard {
 	}
 	d.Panels = append(d.Panels, Panel{Kind: TimeSeries, Title: "Values per metric {per}", Metric: "count",
 		Description: "How many values each percentile above is read from: INP and LCP are missing on views that ended early.",
-		X: 12, Y: 31, W: 12, H: 8, Queries: perMetric})
+		X:           12, Y: 31, W: 12, H: 8, Queries: perMetric})
 	return d
 }
 

@@ -124,7 +124,7 @@ type varJSON struct {
 	Hide       int      `json:"hide"`
 	Options    []option `json:"options"`
 	AllValue   string   `json:"allValue,omitempty"`
-	Current    current  `json:"current"`
+	Current    any      `json:"current"` // current, or {} to open on the first option
 }
 
 type link struct {
@@ -288,7 +288,7 @@ func (s set) variable(v Var) varJSON {
 		}
 		out.Current = current{Selected: true, Text: []string{"All"}, Value: []string{"$__all"}}
 	} else {
-		out.Current = current{}
+		out.Current = map[string]any{}
 	}
 	return out
 }
