@@ -25,6 +25,9 @@ type PromQLTarget struct {
 	// Instant marks a target Grafana evaluates once at the end of the range (GET
 	// /api/v1/query); the others are range queries (/api/v1/query_range).
 	Instant bool
+	// LabelValues is set for a query variable's options: Expr is then a series selector, and
+	// Grafana lists the options with GET /api/v1/label/<LabelValues>/values?match[]=<Expr>.
+	LabelValues string
 }
 
 // PromQLSamples are the values PromQLTargets gives the template variables and Grafana's
@@ -32,7 +35,9 @@ type PromQLTarget struct {
 type PromQLSamples struct {
 	// Values holds a value seen in the data for each query variable without an All option
 	// (probe, variant_a, variant_b); a variable with an All option is expanded to All (.*)
-	// unless it is given a value here.
+	// unless it is given a value here. A custom variable given a value here (e.g. shift: a
+	// duration the test's data reaches back to) keeps it instead of taking each of its
+	// options in turn.
 	Values map[string]string
 	// RateInterval stands for $__rate_interval and $__interval, Range for $__range.
 	RateInterval, Range time.Duration
@@ -84,10 +89,10 @@ var labelValues = regexp.MustCompile(`^label_values\((.*),\s*(\w+)\)$`)
 
 // PromQLTargets returns every PromQL expression of the shipped Prometheus set, with the
 // variables expanded as Grafana expands them: the dashboard as it opens, then each option of
-// each custom variable (metric, stat, shift) in turn with the others at their defaults; query
-// variables from s.Values or All. Each query variable also yields the PromQL behind its
-// options, count by (label) (selector). Expressions repeated across selections are returned
-// once.
+// each custom variable (metric, stat, shift) not fixed by s.Values in turn, with the others
+// at their defaults; query variables from s.Values or All. Each query variable also yields
+// the label-values lookup behind its options. Expressions repeated across selections are
+// returned once.
 func PromQLTargets(s PromQLSamples) ([]PromQLTarget, error) {
 	if s.RateInterval <= 0 || s.Range <= 0 {
 		return nil, fmt.Errorf("dashboards: PromQLTargets needs a rate interval and a range, got %v and %v", s.RateInterval, s.Range)
@@ -134,8 +139,9 @@ func PromQLTargets(s PromQLSamples) ([]PromQLTarget, error) {
 				if m == nil {
 					return nil, fmt.Errorf("dashboards: %s: variable %s: %q is not label_values(selector, label)", name, v.Name, text)
 				}
-				expr := "count by (" + m[2] + ") (" + sel.expand(m[1]) + ")"
-				if err := add(PromQLTarget{Dashboard: file, Panel: "variable " + v.Name, RefID: v.Name, Selection: sel.name, Expr: expr, Instant: true}); err != nil {
+				t := PromQLTarget{Dashboard: file, Panel: "variable " + v.Name, RefID: v.Name, Selection: sel.name,
+					Expr: sel.expand(strings.TrimSpace(m[1])), LabelValues: m[2]}
+				if err := add(t); err != nil {
 					return nil, err
 				}
 			}
@@ -189,6 +195,9 @@ func promSelections(d promDashboard, s PromQLSamples) ([]promSelection, error) {
 			if val == "" {
 				return nil, fmt.Errorf("custom variable %s has no current value", v.Name)
 			}
+			if given, ok := s.Values[v.Name]; ok {
+				val, text = given, given
+			}
 			base.value[v.Name], base.text[v.Name] = val, text
 		case "query":
 			if given, ok := s.Values[v.Name]; ok {
@@ -208,7 +217,7 @@ func promSelections(d promDashboard, s PromQLSamples) ([]promSelection, error) {
 	}
 	out := []promSelection{base}
 	for _, v := range d.Templating.List {
-		if v.Type != "custom" {
+		if _, fixed := s.Values[v.Name]; v.Type != "custom" || fixed {
 			continue
 		}
 		for _, o := range v.Options {
