@@ -1,9 +1,14 @@
 // Package dashboards holds rumd's Grafana dashboards and provisioning files, embedded in the
 // binary so that a single file is a complete install, and serves them for download at
-// GET /dashboards/. The dashboards chart the Graphite-compatible API (package graphite)
-// through Grafana's built-in Graphite data source, and rumd's own /metrics through
-// Prometheus.
+// GET /dashboards/. Two sets come from one definition (package internal/define, written by
+// `go generate`): at the top, the Graphite set charts the Graphite-compatible API (package
+// graphite) through Grafana's built-in Graphite data source; under prometheus/, the same
+// dashboards chart rumd's native-histogram families through a Prometheus data source
+// (docs/dashboards.md). The health dashboard reads rumd's own /metrics through Prometheus
+// and belongs to both routes.
 package dashboards
+
+//go:generate go run ./build
 
 import (
 	"archive/tar"
@@ -23,15 +28,27 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
-//go:embed *.json provisioning/*.yaml
+//go:embed *.json provisioning/*.yaml prometheus/*.json prometheus/provisioning/*.yaml
 var files embed.FS
 
-// Archive is the name under /dashboards/ of a tar.gz of everything, laid out for Grafana:
-// provisioning/datasources/rumd.yaml, provisioning/dashboards/rumd.yaml and
+// Archive is the name under /dashboards/ of a tar.gz of the Graphite route, laid out for
+// Grafana: provisioning/datasources/rumd.yaml, provisioning/dashboards/rumd.yaml and
 // dashboards/rumd/*.json.
 const Archive = "rumd-grafana.tar.gz"
 
-// FS returns the embedded files: dashboard JSON at the top, YAML under provisioning/.
+// PrometheusArchive is the same for the Prometheus route: provisioning/datasources/
+// rumd-prometheus.yaml, provisioning/dashboards/rumd-prometheus.yaml and
+// dashboards/rumd-prometheus/*.json (the Prometheus set and the health dashboard).
+const PrometheusArchive = "rumd-grafana-prometheus.tar.gz"
+
+// PrometheusDir is the directory of the Prometheus set in FS.
+const PrometheusDir = "prometheus"
+
+// healthFile is the dashboard of rumd's own /metrics, shipped in both routes.
+const healthFile = "health.json"
+
+// FS returns the embedded files: the Graphite set's dashboard JSON at the top, its YAML
+// under provisioning/, and the Prometheus set likewise under prometheus/.
 func FS() fs.FS { return files }
 
 // Dashboard describes one shipped dashboard.
@@ -42,13 +59,20 @@ type Dashboard struct {
 	URL   string `json:"url"`
 }
 
-// List reads the shipped dashboards' titles and uids, sorted by file name.
+// List reads the shipped dashboards' titles and uids, sorted by file name: the Graphite
+// set and the health dashboard, then the Prometheus set.
 func List() ([]Dashboard, error) {
-	names, err := fs.Glob(files, "*.json")
+	top, err := fs.Glob(files, "*.json")
 	if err != nil {
 		return nil, err
 	}
-	sort.Strings(names)
+	prom, err := fs.Glob(files, PrometheusDir+"/*.json")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(top)
+	sort.Strings(prom)
+	names := append(top, prom...)
 	out := make([]Dashboard, 0, len(names))
 	for _, n := range names {
 		b, err := files.ReadFile(n)
@@ -102,12 +126,15 @@ func Mount(r fiber.Router) error {
 	if err != nil {
 		return fmt.Errorf("dashboards: %w", err)
 	}
-	tgz, err := archive()
-	if err != nil {
-		return fmt.Errorf("dashboards: %w", err)
+	for _, a := range []string{Archive, PrometheusArchive} {
+		tgz, err := archive(a)
+		if err != nil {
+			return fmt.Errorf("dashboards: %w", err)
+		}
+		served[a] = newServed(tgz, "application/gzip")
 	}
-	served[Archive] = newServed(tgz, "application/gzip")
-	index, err := json.Marshal(fiber.Map{"dashboards": list, "provisioning": provisioning, "archive": "/dashboards/" + Archive})
+	index, err := json.Marshal(fiber.Map{"dashboards": list, "provisioning": provisioning,
+		"archive": "/dashboards/" + Archive, "prometheus_archive": "/dashboards/" + PrometheusArchive})
 	if err != nil {
 		return err
 	}
@@ -132,8 +159,8 @@ func Mount(r fiber.Router) error {
 		if f == nil {
 			return c.Status(fiber.StatusNotFound).JSON(fiber.Map{"error": fmt.Sprintf("no dashboard file %q; GET /dashboards/ lists them", name), "reason": "not_found"})
 		}
-		if name == Archive {
-			c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+Archive+`"`)
+		if name == Archive || name == PrometheusArchive {
+			c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`"`)
 		}
 		return send(c, f)
 	})
@@ -145,9 +172,14 @@ func newServed(b []byte, ctype string) *servedFile {
 	return &servedFile{body: b, ctype: ctype, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
 }
 
-// archive builds the tar.gz laid out for Grafana's provisioning directories. Its bytes
-// depend only on the embedded files, so its ETag is stable across restarts.
-func archive() ([]byte, error) {
+// archive builds the tar.gz of one route (Archive or PrometheusArchive), laid out for
+// Grafana's provisioning directories. Its bytes depend only on the embedded files, so its
+// ETag is stable across restarts.
+func archive(name string) ([]byte, error) {
+	dir, provDir, as := ".", "provisioning", "rumd"
+	if name == PrometheusArchive {
+		dir, provDir, as = PrometheusDir, PrometheusDir+"/provisioning", "rumd-prometheus"
+	}
 	var buf bytes.Buffer
 	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
 	if err != nil {
@@ -162,23 +194,29 @@ func archive() ([]byte, error) {
 		_, err := tw.Write(b)
 		return err
 	}
-	names, err := fs.Glob(files, "*.json")
+	names, err := fs.Glob(files, path.Join(dir, "*.json"))
 	if err != nil {
 		return nil, err
 	}
-	sort.Strings(names)
+	if dir != "." {
+		names = append(names, healthFile)
+	}
+	sort.Slice(names, func(i, j int) bool { return path.Base(names[i]) < path.Base(names[j]) })
 	for _, n := range names {
-		b, _ := files.ReadFile(n)
-		if err := add("dashboards/rumd/"+n, b); err != nil {
+		b, err := files.ReadFile(n)
+		if err != nil {
+			return nil, err
+		}
+		if err := add("dashboards/"+as+"/"+path.Base(n), b); err != nil {
 			return nil, err
 		}
 	}
 	for _, n := range []string{"datasources", "dashboards"} {
-		b, err := files.ReadFile("provisioning/" + n + ".yaml")
+		b, err := files.ReadFile(provDir + "/" + n + ".yaml")
 		if err != nil {
 			return nil, err
 		}
-		if err := add("provisioning/"+n+"/rumd.yaml", b); err != nil {
+		if err := add("provisioning/"+n+"/"+as+".yaml", b); err != nil {
 			return nil, err
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dlclark/regexp2"
+
 	"rumd/dashboards"
 	"rumd/query"
 )
@@ -41,6 +43,7 @@ type grafanaVar struct {
 	Type       string         `json:"type"`
 	Query      any            `json:"query"`
 	Datasource map[string]any `json:"datasource"`
+	Regex      string         `json:"regex"`
 	IncludeAll bool           `json:"includeAll"`
 	AllValue   string         `json:"allValue"`
 	Multi      bool           `json:"multi"`
@@ -85,7 +88,7 @@ func TestShippedDashboards(t *testing.T) {
 	if err != nil || len(names) < 6 {
 		t.Fatalf("dashboards: %v %v", names, err)
 	}
-	targets := 0
+	targets, pairs := 0, 0
 	for _, name := range names {
 		b, err := fs.ReadFile(dashboards.FS(), name)
 		if err != nil {
@@ -104,9 +107,18 @@ func TestShippedDashboards(t *testing.T) {
 				t.Fatalf("time.from %q: %v", d.Time.From, err)
 			}
 			until := e.now.Unix()
-			for _, sel := range e.selections(t, d, from, until) {
+			sels := e.selections(t, d, from, until)
+			// Variants A and B open on different variants, so the first verdict a user
+			// sees compares two of them.
+			if a, b := sels[0].vals["variant_a"], sels[0].vals["variant_b"]; a != nil || b != nil {
+				pairs++
+				if len(a) != 1 || len(b) != 1 || a[0] == b[0] {
+					t.Errorf("as opened, variant_a is %v and variant_b %v", a, b)
+				}
+			}
+			for _, sel := range sels {
 				for _, p := range d.Panels {
-					if p.Type == "row" || p.Datasource["uid"] != "rumd" {
+					if p.Type == "row" || dataSourceUID(d, p.Datasource) != "rumd" {
 						continue
 					}
 					mdp := p.MaxDataPoints
@@ -133,15 +145,75 @@ func TestShippedDashboards(t *testing.T) {
 	if targets < 100 {
 		t.Errorf("only %d targets replayed", targets)
 	}
+	if pairs < 2 {
+		t.Errorf("variant_a and variant_b checked on %d dashboards, want before-after and probes", pairs)
+	}
 }
 
 func usesRumd(d grafanaDashboard) bool {
 	for _, p := range d.Panels {
-		if p.Datasource["uid"] == "rumd" {
+		if dataSourceUID(d, p.Datasource) == "rumd" {
 			return true
 		}
 	}
 	return false
+}
+
+// dataSourceUID resolves a panel's data source as Grafana opens the dashboard: a reference
+// to a data-source variable is that variable's current value.
+func dataSourceUID(d grafanaDashboard, ds map[string]any) string {
+	uid, _ := ds["uid"].(string)
+	if m := templateRef.FindStringSubmatch(uid); m != nil && m[0] == uid {
+		for _, v := range d.Templating.List {
+			if v.Type == "datasource" && v.Name == m[1]+m[2]+m[3] {
+				cur, _ := v.Current.Value.(string)
+				return cur
+			}
+		}
+	}
+	return uid
+}
+
+// variableRegex applies a query variable's regex as Grafana does: variables in it are
+// interpolated (the :regex format escapes their values), values it does not match are
+// dropped, and a capture group, when there is one, is the value kept. Grafana runs it as a
+// JavaScript regular expression, so it is run here by an ECMAScript engine.
+func variableRegex(t *testing.T, v grafanaVar, found []string, vals map[string][]string) []string {
+	t.Helper()
+	if v.Regex == "" {
+		return found
+	}
+	src := templateRef.ReplaceAllStringFunc(v.Regex, func(m string) string {
+		sm := templateRef.FindStringSubmatch(m)
+		val, ok := vals[sm[1]+sm[2]+sm[3]]
+		if !ok || len(val) != 1 {
+			t.Fatalf("variable %s: regex %s refers to %s, which has no single value yet", v.Name, v.Regex, m)
+		}
+		return regexp2.Escape(val[0])
+	})
+	if len(src) < 2 || src[0] != '/' || src[len(src)-1] != '/' {
+		t.Fatalf("variable %s: regex %q is not /…/", v.Name, v.Regex)
+	}
+	re, err := regexp2.Compile(src[1:len(src)-1], regexp2.ECMAScript)
+	if err != nil {
+		t.Fatalf("variable %s: regex %s: %v", v.Name, v.Regex, err)
+	}
+	var out []string
+	for _, f := range found {
+		m, err := re.FindStringMatch(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m == nil {
+			continue
+		}
+		if g := m.Groups(); len(g) > 1 {
+			out = append(out, g[1].String())
+		} else {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // selection is one assignment of a dashboard's variables.
@@ -159,6 +231,8 @@ func (e *env) selections(t *testing.T, d grafanaDashboard, from, until int64) []
 	base := map[string][]string{}
 	for _, v := range d.Templating.List {
 		switch v.Type {
+		case "datasource":
+			continue // resolved by dataSourceUID
 		case "custom":
 			cur, _ := v.Current.Value.(string)
 			if cur == "" {
@@ -180,6 +254,9 @@ func (e *env) selections(t *testing.T, d grafanaDashboard, from, until int64) []
 			}
 			for _, n := range nodes {
 				found[v.Name] = append(found[v.Name], n.Text)
+			}
+			if found[v.Name] = variableRegex(t, v, found[v.Name], base); len(found[v.Name]) == 0 {
+				t.Fatalf("variable %s: regex %s leaves none of %d values", v.Name, v.Regex, len(nodes))
 			}
 			switch v.Sort { // Grafana's alphabetical orders; the first value is the one it opens with
 			case 1:

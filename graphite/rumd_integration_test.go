@@ -123,7 +123,7 @@ func TestRumdServesDashboards(t *testing.T) {
 			until := now.Unix() + 1
 			for _, sel := range e.selections(t, d, from, until) {
 				for _, p := range d.Panels {
-					if p.Type == "row" || p.Datasource["uid"] != "rumd" {
+					if p.Type == "row" || dataSourceUID(d, p.Datasource) != "rumd" {
 						continue
 					}
 					mdp := p.MaxDataPoints
