@@ -14,6 +14,8 @@ type Item struct {
 	UA     string // User-Agent header
 	IP     string // X-Forwarded-For header
 	Reason string // the rejection reason it is meant to get; "" for a good beacon
+	// Get sends Body as the query string of a GET (boomerang's image beacon), not as a POST.
+	Get bool
 
 	// Labels and values rumd should record for a good beacon.
 	Page, Country, Device, Nav, Variant string
@@ -27,6 +29,8 @@ type Pool struct {
 	Items []Item
 	// Reasons lists the reasons bad items were made for, in the order they rotate.
 	Reasons []string
+	// ContentType is the Content-Type of the POSTs; "" is v1's text/plain.
+	ContentType string
 }
 
 // BuildPool makes n beacons from the default population: a share bad of them spoilt, spread

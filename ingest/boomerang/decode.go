@@ -229,6 +229,10 @@ func paramName(p pid) string {
 	return params[p].name
 }
 
+// NavUnknown is the nav label of the INP of an unload beacon: boomerang sends the navigation
+// type only on the page-load beacon, and rumd does not guess it.
+const NavUnknown = "unknown"
+
 // markSlack is the rounding boomerang's marks may carry past rt.end: it floors every
 // navigationStart + mark to a whole ms, while rt.end is the browser's own whole-ms
 // loadEventEnd.
@@ -325,12 +329,14 @@ func (dst *Beacon) fill(f *form) error {
 	b.Sent = end
 
 	if dst.Kind == Unload {
-		// The unload beacon repeats the load's timers; only its INP is new.
+		// The unload beacon repeats the load's timers; only its INP is new. It does not say
+		// how the page was reached.
 		inp, _, err := f.num(pINP)
 		if err != nil {
 			return err
 		}
 		b.Vitals.Set(beacon.VitalINP, inp)
+		b.Nav = NavUnknown
 		b.Origin, b.HasOrigin = dst.NavStart, dst.NavStart != 0
 		return nil
 	}

@@ -88,7 +88,11 @@ func TestDecodeCaptured(t *testing.T) {
 					t.Errorf("%v = %v (present %v), want %v (present %v)", m, got, gotOK, want, wantOK)
 				}
 			}
-			if rec.Labels[series.Nav] != beacon.NavNavigate {
+			wantNav := beacon.NavNavigate
+			if tc.kind == boomerang.Unload {
+				wantNav = boomerang.NavUnknown
+			}
+			if rec.Labels[series.Nav] != wantNav {
 				t.Errorf("nav %q", rec.Labels[series.Nav])
 			}
 		})
