@@ -13,11 +13,13 @@ run: build
 	./$(BIN) serve
 
 # deps installs what the tests need beyond Go modules: Debian's Chromium for the browser
-# tests, and the snippet's pinned npm packages (web-vitals) for the snippet build check.
+# tests, the snippet's pinned npm packages (web-vitals) for the snippet build check, and the
+# pinned boomerang for the boomerang browser test.
 deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; }
 	@if [ -f beacon-js/package-lock.json ]; then cd beacon-js && npm ci --no-audit --no-fund --silent; fi
+	@cd ingest/boomerang/testdata/browser && npm ci --no-audit --no-fund --silent
 	$(GO) mod download
 
 test: deps test-unit test-fuzz test-integration
@@ -49,8 +51,9 @@ generate:
 	$(GO) generate ./...
 
 # bench runs the hot path's micro-benchmarks (BENCH_COUNT runs each, raw output in
-# bin/bench.txt), then loads a fresh rumd and a bare 204 handler for LOAD_DURATION each with
-# `rumd loadtest --baseline`, and prints one summary table against DESIGN's budgets.
+# bin/bench.txt), then, for each beacon format (v1 and boomerang), loads a fresh rumd and a
+# bare 204 handler for LOAD_DURATION each with `rumd loadtest --baseline`, and prints one
+# summary table against DESIGN's budgets.
 bench: build
 	@echo "micro-benchmarks: $(GO) test -run '^$$' -bench . -benchmem -count $(or $(BENCH_COUNT),5) $(PKGS)"
 	@$(GO) test -run '^$$' -bench . -benchmem -count $(or $(BENCH_COUNT),5) $(PKGS) > bin/bench.txt || { cat bin/bench.txt; exit 1; }

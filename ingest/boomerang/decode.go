@@ -14,8 +14,9 @@ import (
 // Beacon is one decoded boomerang beacon.
 type Beacon struct {
 	// B is the beacon in rumd's own form, for the kinds that count (PageLoad, Unload): the
-	// page URL, the variant, the navigation marks in ms after navigation start (NT) and the
-	// vitals. Its strings are copies: they never point into the request.
+	// page URL, the variant, the navigation marks in ms after navigation start (NT), the
+	// transfer size and the vitals; what rumd does not aggregate (the page-view id, the
+	// protocol) is not read. Its strings are copies: they never point into the request.
 	B    beacon.Beacon
 	Kind Kind
 	// NavStart is the epoch ms of the navigation start (nt_nav_st, or rt.tstart without
@@ -52,7 +53,6 @@ const (
 	pLoadEnd
 	pActSt
 	pNavType
-	pProtocol
 	pTrnSize
 	pBad
 	pFCP
@@ -67,7 +67,6 @@ const (
 	pNTVU
 	pEarly
 	pInitiator
-	pPageID
 	pVariant // the configured variant parameter
 	numParams
 )
@@ -97,7 +96,6 @@ var params = [...]struct {
 	{"nt_load_end", pLoadEnd, beacon.LoadEventEnd},
 	{"nt_act_st", pActSt, beacon.ActivationStart},
 	{"nt_nav_type", pNavType, 0},
-	{"nt_protocol", pProtocol, 0},
 	{"nt_trn_size", pTrnSize, 0},
 	{"nt_bad", pBad, 0},
 	{"pt.fcp", pFCP, 0},
@@ -112,7 +110,6 @@ var params = [...]struct {
 	{"rt.ntvu", pNTVU, 0},
 	{"early", pEarly, 0},
 	{"http.initiator", pInitiator, 0},
-	{"pid", pPageID, 0},
 }
 
 var paramIDs = func() map[string]pid {
@@ -298,11 +295,6 @@ func (dst *Beacon) fill(f *form) error {
 			return err
 		}
 	}
-	if f.present(pPageID) {
-		if b.ID, err = f.str(pPageID); err != nil {
-			return err
-		}
-	}
 	end, ok, err := f.num(pEnd)
 	if err != nil {
 		return err
@@ -399,13 +391,6 @@ func (dst *Beacon) marks(f *form, nav float64) error {
 		if ok && x != 0 && x != nav {
 			b.NT.Marks[params[p].mark] = x - nav
 		}
-	}
-	if f.present(pProtocol) {
-		s, err := f.str(pProtocol)
-		if err != nil {
-			return err
-		}
-		b.NT.NextHopProtocol = s
 	}
 	size, _, err := f.num(pTrnSize)
 	if err != nil {
