@@ -7,6 +7,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"rumd/ingest"
 	"rumd/ingest/beacon"
 )
 
@@ -17,15 +18,10 @@ import (
 func (s *Server) boomerang(c *fiber.Ctx) error {
 	t0 := time.Now()
 	defer func() { s.m.ingestSeconds.Observe(time.Since(t0).Seconds()) }()
-	if !s.cors.apply(c) {
-		s.m.refused.WithLabelValues("forbidden_origin").Inc()
-		return c.Status(fiber.StatusForbidden).JSON(apiError{Error: "origin not allowed", Reason: "forbidden_origin"})
-	}
-	recv := s.deps.Now()
-	cl := s.client(c)
-	if ok, wait := s.lim.Allow(cl.Addr, recv); !ok {
-		c.Set(fiber.HeaderRetryAfter, retryAfter(wait))
-		return s.reject(c, beacon.RateLimited, "too many beacons from this client; retry later", false)
+	var cl ingest.Client
+	recv, answered, err := s.admit(c, &cl)
+	if answered {
+		return err
 	}
 	var body []byte
 	if c.Method() == fiber.MethodPost {

@@ -6,7 +6,6 @@ import (
 	"math"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"rumd/ingest/beacon"
 )
@@ -287,8 +286,9 @@ func (dst *Beacon) fill(f *form) error {
 	if err != nil {
 		return err
 	}
-	if b.URL, err = pageURL(u); err != nil {
-		return err
+	var ok bool
+	if b.URL, ok = beacon.PageURL(u); !ok {
+		return &Error{Param: "u", Msg: "want an absolute http(s) URL or a path"}
 	}
 	if f.present(pVariant) {
 		if b.Variant, err = f.str(pVariant); err != nil {
@@ -412,30 +412,6 @@ func (dst *Beacon) marks(f *form, nav float64) error {
 		b.Nav = beacon.NavNavigate
 	}
 	return nil
-}
-
-// pageURL accepts an absolute http(s) URL with a host, or a path, and drops its query string
-// and fragment, as for rumd's own beacons.
-func pageURL(u string) (string, error) {
-	if i := strings.IndexAny(u, "?#"); i >= 0 {
-		u = u[:i]
-	}
-	if strings.HasPrefix(u, "/") {
-		return u, nil
-	}
-	var rest string
-	switch {
-	case len(u) >= 8 && strings.EqualFold(u[:8], "https://"):
-		rest = u[8:]
-	case len(u) >= 7 && strings.EqualFold(u[:7], "http://"):
-		rest = u[7:]
-	default:
-		return "", &Error{Param: "u", Msg: "want an absolute http(s) URL or a path"}
-	}
-	if rest == "" || rest[0] == '/' {
-		return "", &Error{Param: "u", Msg: "want an absolute http(s) URL or a path"}
-	}
-	return u, nil
 }
 
 // finite reports whether x is neither NaN nor ±Inf.
