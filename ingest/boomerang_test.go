@@ -1,9 +1,7 @@
 package ingest_test
 
 import (
-	"encoding/json"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -26,29 +24,8 @@ type capturedForm struct {
 
 func mustCapturedForm(t *testing.T, name string) capturedForm {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("boomerang", "testdata", "captured", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cb struct {
-		Query, Body string
-		RecvMs      int64 `json:"recv_ms"`
-	}
-	if err := json.Unmarshal(raw, &cb); err != nil {
-		t.Fatal(err)
-	}
-	vals, err := url.ParseQuery(cb.Query)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := url.ParseQuery(cb.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range body {
-		vals[k] = v
-	}
-	return capturedForm{vals: vals, recv: time.UnixMilli(cb.RecvMs)}
+	c := rumdtest.MustBoomerangCapture(t, filepath.Join("boomerang", "testdata", "captured", name))
+	return capturedForm{vals: c.Form(t), recv: c.Recv()}
 }
 
 // with returns the form with parameters set ("" deletes one), relative to nt_nav_st when

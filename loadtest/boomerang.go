@@ -1,7 +1,6 @@
 package loadtest
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"strconv"
@@ -164,40 +163,22 @@ func (b *Beacon) AppendBoomerangUnload(dst []byte, c boomerangClock) ([]byte, in
 // for v1: page loads (a share as image GETs), each followed when it had an interaction by its
 // unload beacon carrying the INP, and a share bad of them spoilt over reasons.
 func BuildBoomerangPool(n int, bad float64, reasons []string, seed int64, now time.Time) (*Pool, error) {
-	if len(reasons) == 0 {
-		reasons = BadReasons
-	}
-	for _, rs := range reasons {
-		if !isBadReason(rs) {
-			return nil, fmt.Errorf("unknown reason %q", rs)
-		}
-	}
-	pop, err := NewPopulation(max(n, 1000) * 4)
+	g, err := newPoolGen(n, bad, reasons, seed, now)
 	if err != nil {
 		return nil, err
 	}
-	r := newRand(seed)
-	z := pop.NewZipf(r)
-	wall := float64(now.UnixMilli())
+	r, wall, reasons := g.r, g.wall, g.reasons
 	p := &Pool{Items: make([]Item, n), Reasons: reasons, ContentType: formContentType}
 	buf := make([]byte, 0, 1<<20)
-	nBad := int(float64(n)*bad + 0.5)
-	isBadAt := func(i int) (int, bool) {
-		if nBad == 0 || i >= n {
-			return 0, false
-		}
-		k := i * nBad / n
-		return k, (i+1)*nBad/n > k
-	}
 	for i := 0; i < n; i++ {
-		v := pop.Draw(r, z)
+		v := g.pop.Draw(r, g.z)
 		var b Beacon
 		b.URL, b.Nav, b.Conn, b.Variant = v.URL, v.Nav, v.Conn, v.Variant
 		skew := 0.0
 		if r.Float64() < 0.2 { // small client clock offsets are accepted
 			skew = 120_000 * (2*r.Float64() - 1)
 		}
-		k, isBad := isBadAt(i)
+		k, isBad := g.badAt(i)
 		it := &p.Items[i]
 		if isBad {
 			it.Reason = reasons[k%len(reasons)]
@@ -218,7 +199,7 @@ func BuildBoomerangPool(n int, bad float64, reasons []string, seed int64, now ti
 			inp, hasINP := b.INP, b.HasINP
 			b.HasINP = false
 			it.Values, it.Has = b.Values()
-			if _, nextBad := isBadAt(i + 1); hasINP && i+1 < n && !nextBad {
+			if _, nextBad := g.badAt(i + 1); hasINP && i+1 < n && !nextBad {
 				// The unload beacon of the same page view comes next in the cycle.
 				i++
 				un := &p.Items[i]

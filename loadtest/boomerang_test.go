@@ -10,7 +10,6 @@ import (
 	"rumd/ingest"
 	"rumd/ingest/boomerang"
 	"rumd/ingest/enrich"
-	"rumd/internal/series"
 )
 
 // TestBoomerangPoolAgainstServer feeds every boomerang beacon of a pool through rumd's own
@@ -72,20 +71,7 @@ func TestBoomerangPoolAgainstServer(t *testing.T) {
 					t.Errorf("item %d (%s) refused as %s: %s\n%s", i, it.Reason, reason, detail, it.Body)
 				}
 			} else {
-				rec := &sink.rec
-				for m := range series.NumPageMetrics {
-					gotHas, wantHas := rec.Has&(1<<m) != 0, it.Has&(1<<m) != 0
-					if gotHas != wantHas || rec.Values[m] != it.Values[m] {
-						t.Errorf("item %d %s: rumd derives %v (%v), load tool expects %v (%v)\n%s",
-							i, series.Metric(m), rec.Values[m], gotHas, it.Values[m], wantHas, it.Body)
-					}
-				}
-				want := [...]string{series.Page: it.Page, series.Country: it.Country, series.Device: it.Device, series.Nav: it.Nav, series.Variant: it.Variant}
-				for d, w := range want {
-					if rec.Labels[d] != w {
-						t.Errorf("item %d: %s is %q, load tool expects %q (%s)", i, series.Dim(d), rec.Labels[d], w, it.Body)
-					}
-				}
+				checkRecord(t, i, &sink.rec, it)
 			}
 		}
 		want := it.Reason

@@ -1,11 +1,9 @@
 package server
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,22 +19,9 @@ import (
 // rules judge it as fresh.
 func boomerangForm(t *testing.T, file string) url.Values {
 	t.Helper()
-	raw, err := os.ReadFile("../ingest/boomerang/testdata/captured/" + file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cb struct {
-		Query, Body string
-		RecvMs      int64 `json:"recv_ms"`
-	}
-	if err := json.Unmarshal(raw, &cb); err != nil {
-		t.Fatal(err)
-	}
-	v, err := url.ParseQuery(cb.Query + "&" + cb.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	shift := time.Now().UnixMilli() - cb.RecvMs
+	c := testutil.MustBoomerangCapture(t, "../ingest/boomerang/testdata/captured/"+file)
+	v := c.Form(t)
+	shift := time.Now().UnixMilli() - c.RecvMs
 	for k, xs := range v {
 		if n, err := strconv.ParseInt(xs[0], 10, 64); err == nil && n > 1e12 {
 			v.Set(k, strconv.FormatInt(n+shift, 10))

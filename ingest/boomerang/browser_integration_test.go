@@ -311,21 +311,7 @@ func waitJS(t *testing.T, ctx context.Context, expr string) {
 type form url.Values
 
 // params reads a recorded beacon's parameters with net/url, independently of the decoder.
-func params(t *testing.T, b capturedBeacon) form {
-	t.Helper()
-	q, err := url.ParseQuery(b.Query)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := url.ParseQuery(b.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range body {
-		q[k] = v
-	}
-	return form(q)
-}
+func params(t *testing.T, b capturedBeacon) form { return form(b.Form(t)) }
 
 func (f form) num(t *testing.T, name string) float64 {
 	t.Helper()

@@ -66,14 +66,14 @@ func TestDecodeCaptured(t *testing.T) {
 			if bb.B.Variant != tc.variant {
 				t.Errorf("variant %q, want %q", bb.B.Variant, tc.variant)
 			}
-			if r, detail := boomerang.CheckClock(&bb, cb.recv(), nil); r != beacon.OK {
+			if r, detail := boomerang.CheckClock(&bb, cb.Recv(), nil); r != beacon.OK {
 				t.Fatalf("CheckClock: %v %s", r, detail)
 			}
 			if tc.kind == boomerang.Unload {
 				if r, detail := boomerang.CheckUnload(&bb, nil); r != beacon.OK {
 					t.Fatalf("CheckUnload: %v %s", r, detail)
 				}
-			} else if r, detail := beacon.Validate(&bb.B, cb.recv(), nil); r != beacon.OK {
+			} else if r, detail := beacon.Validate(&bb.B, cb.Recv(), nil); r != beacon.OK {
 				t.Fatalf("Validate: %v %s", r, detail)
 			}
 			if bb.NTBad {
@@ -234,7 +234,7 @@ func TestCheckClock(t *testing.T) {
 	if err := boomerang.Decode([]byte(cb.Query), []byte(cb.Body), nil, &bb); err != nil {
 		t.Fatal(err)
 	}
-	recv := cb.recv()
+	recv := cb.Recv()
 	for _, tc := range []struct {
 		name string
 		mod  func(b *boomerang.Beacon)
