@@ -19,11 +19,12 @@ run: build
 
 # deps installs what the tests need beyond Go modules: Debian's Chromium for the browser
 # tests, the pinned npm packages of the snippet (web-vitals) and the home page (uPlot) for
-# their build checks, and the country database (geoip/) its test opens.
+# their build checks, the country database (geoip/) its test opens, and the pinned boomerang
+# for the boomerang browser test.
 deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; }
-	@for d in beacon-js home geoip; do \
+	@for d in beacon-js home geoip ingest/boomerang/testdata/browser; do \
 		if [ -f $$d/package-lock.json ]; then (cd $$d && npm ci --no-audit --no-fund --silent) || exit 1; fi; \
 	done
 	$(GO) mod download
@@ -61,8 +62,9 @@ generate:
 	$(GO) generate ./...
 
 # bench runs the hot path's micro-benchmarks (BENCH_COUNT runs each, raw output in
-# bin/bench.txt), then loads a fresh rumd and a bare 204 handler for LOAD_DURATION each with
-# `rumd loadtest --baseline`, and prints one summary table against the budgets of docs/design.md §7.
+# bin/bench.txt), then, for each beacon format (v1 and boomerang), loads a fresh rumd and a
+# bare 204 handler for LOAD_DURATION each with `rumd loadtest --baseline`, and prints one
+# summary table against the budgets of docs/design.md §7.
 bench: build
 	@echo "micro-benchmarks: $(GO) test -run '^$$' -bench . -benchmem -count $(or $(BENCH_COUNT),5) $(PKGS)"
 	@$(GO) test -run '^$$' -bench . -benchmem -count $(or $(BENCH_COUNT),5) $(PKGS) > bin/bench.txt || { cat bin/bench.txt; exit 1; }

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -22,53 +21,28 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"rumd/internal/testutil"
 )
 
 // keepScreenshot also writes the screenshot of /test where a person can look at it.
 var keepScreenshot = flag.String("screenshot", "", "also write the screenshot of /test to this PNG file")
 
-// personUA is a desktop Chromium User-Agent: rumd rejects "HeadlessChrome" as a bot, and these
-// tests are about the beacon, not about the bot filter.
-const personUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+// personUA is a desktop Chromium User-Agent (testutil.PersonUA).
+const personUA = testutil.PersonUA
 
 // mustBrowser starts headless Chromium with a fresh profile, passing for a person's browser;
 // it is stopped when the test ends.
 func mustBrowser(t testing.TB) context.Context {
 	t.Helper()
-	return mustBrowserAs(t, true)
+	return testutil.MustBrowser(t, true)
 }
 
 // mustBrowserAs starts headless Chromium; person hides the automation from the page
 // (navigator.webdriver false, a desktop User-Agent).
 func mustBrowserAs(t testing.TB, person bool) context.Context {
 	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatalf("chromium not found (apt-get install chromium; make deps does): %v", err)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.WindowSize(1280, 1000),
-	}
-	if person {
-		opts = append(opts, chromedp.Flag("disable-blink-features", "AutomationControlled"), chromedp.UserAgent(personUA))
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx
+	return testutil.MustBrowser(t, person)
 }
 
 // wireBeacon is the part of wire format v1 these tests check.

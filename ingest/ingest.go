@@ -19,6 +19,7 @@ import (
 
 	"rumd/aggregator"
 	"rumd/ingest/beacon"
+	"rumd/ingest/boomerang"
 	"rumd/ingest/enrich"
 	"rumd/internal/series"
 )
@@ -34,15 +35,22 @@ var _ Sink = (*aggregator.Aggregator)(nil)
 type Options struct {
 	// Beacon holds the validation bounds.
 	Beacon beacon.Options
+	// Boomerang configures the boomerang decoder.
+	Boomerang boomerang.Options
 }
 
 // DefaultOptions returns the defaults of docs/design.md.
 func DefaultOptions() Options {
-	return Options{Beacon: beacon.DefaultOptions()}
+	return Options{Beacon: beacon.DefaultOptions(), Boomerang: boomerang.DefaultOptions()}
 }
 
 // Validate checks the options.
-func (o Options) Validate() error { return o.Beacon.Validate() }
+func (o Options) Validate() error {
+	if err := o.Beacon.Validate(); err != nil {
+		return err
+	}
+	return o.Boomerang.Validate()
+}
 
 // Pipeline runs beacons from their wire form to the sink, and counts what it accepted and
 // refused in rumd_beacons_accepted_total and rumd_beacons_rejected_total{reason}.
@@ -177,6 +185,11 @@ func (p *Pipeline) Accept(b *beacon.Beacon, cl *Client, recv time.Time) (beacon.
 	if r, detail := beacon.Validate(b, recv, &p.opts.Beacon); r != beacon.OK {
 		return r, detail
 	}
+	return p.add(b, cl, recv)
+}
+
+// add enriches, derives and hands over one validated beacon.
+func (p *Pipeline) add(b *beacon.Beacon, cl *Client, recv time.Time) (beacon.Reason, string) {
 	var rec series.Record
 	rec.Time = recv.Unix()
 	if b.Page != "" {

@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"rumd/ingest/beacon"
+	"rumd/ingest/boomerang"
 )
 
 type metrics struct {
@@ -14,6 +15,7 @@ type metrics struct {
 	probesAll    prometheus.Counter
 	probesCached prometheus.Counter
 	probesOpaque prometheus.Counter
+	ignored      []prometheus.Counter // by boomerang.Kind, resolved once
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -35,11 +37,18 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		probesCached: probes.WithLabelValues("cached_dropped"),
 		probesOpaque: probes.WithLabelValues("total_only"),
 	}
+	ignored := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rumd_beacons_ignored_total", Help: "Beacons that were read but count for nothing (not rejected data), by format and kind.",
+	}, []string{"format", "kind"})
+	m.ignored = make([]prometheus.Counter, len(boomerang.IgnoredKinds())+int(boomerang.SPA))
+	for _, k := range boomerang.IgnoredKinds() {
+		m.ignored[k] = ignored.WithLabelValues("boomerang", k.String())
+	}
 	for _, r := range beacon.Reasons() {
 		m.rejectedBy = append(m.rejectedBy, m.rejected.WithLabelValues(r.String()))
 	}
 	if reg != nil {
-		reg.MustRegister(m.accepted, m.rejected, m.skew, probes)
+		reg.MustRegister(m.accepted, m.rejected, m.skew, probes, ignored)
 	}
 	return m
 }

@@ -32,6 +32,11 @@ func StartBaseline(addr, path string) (*Baseline, error) {
 		_ = c.Body()
 		return c.SendStatus(fiber.StatusNoContent)
 	})
+	// boomerang's image beacons are GETs.
+	app.Get(path, func(c *fiber.Ctx) error {
+		_ = c.Request().URI().QueryString()
+		return c.SendStatus(fiber.StatusNoContent)
+	})
 	b := &Baseline{app: app, ln: ln, err: make(chan error, 1)}
 	go func() { b.err <- app.Listener(ln) }()
 	return b, nil

@@ -72,20 +72,7 @@ func TestPoolAgainstServer(t *testing.T) {
 					t.Errorf("item %d (%s) rejected as %s: %s\n%s", i, it.Reason, reason, res.Refused[0].Detail, it.Body)
 				}
 			} else {
-				rec := &sink.rec
-				for m := range series.NumPageMetrics {
-					gotHas, wantHas := rec.Has&(1<<m) != 0, it.Has&(1<<m) != 0
-					if gotHas != wantHas || rec.Values[m] != it.Values[m] {
-						t.Errorf("item %d %s: rumd derives %v (%v), load tool expects %v (%v)",
-							i, series.Metric(m), rec.Values[m], gotHas, it.Values[m], wantHas)
-					}
-				}
-				want := [...]string{series.Page: it.Page, series.Country: it.Country, series.Device: it.Device, series.Nav: it.Nav, series.Variant: it.Variant}
-				for d, w := range want {
-					if rec.Labels[d] != w {
-						t.Errorf("item %d: %s is %q, load tool expects %q (%s)", i, series.Dim(d), rec.Labels[d], w, it.Body)
-					}
-				}
+				checkRecord(t, i, &sink.rec, it)
 			}
 		}
 		want := it.Reason
@@ -108,6 +95,24 @@ func TestPoolAgainstServer(t *testing.T) {
 	}
 	if got["ok"] != 4800 {
 		t.Errorf("good: %d beacons, want 4800", got["ok"])
+	}
+}
+
+// checkRecord compares what rumd recorded of pool item i with what the load tool expects.
+func checkRecord(t *testing.T, i int, rec *series.Record, it *Item) {
+	t.Helper()
+	for m := range series.NumPageMetrics {
+		gotHas, wantHas := rec.Has&(1<<m) != 0, it.Has&(1<<m) != 0
+		if gotHas != wantHas || rec.Values[m] != it.Values[m] {
+			t.Errorf("item %d %s: rumd derives %v (%v), load tool expects %v (%v)\n%s",
+				i, series.Metric(m), rec.Values[m], gotHas, it.Values[m], wantHas, it.Body)
+		}
+	}
+	want := [...]string{series.Page: it.Page, series.Country: it.Country, series.Device: it.Device, series.Nav: it.Nav, series.Variant: it.Variant}
+	for d, w := range want {
+		if rec.Labels[d] != w {
+			t.Errorf("item %d: %s is %q, load tool expects %q (%s)", i, series.Dim(d), rec.Labels[d], w, it.Body)
+		}
 	}
 }
 

@@ -117,6 +117,23 @@ func TestLoadtestAgainstRumd(t *testing.T) {
 			t.Errorf("mode %q", rep.Rumd.Mode)
 		}
 	})
+	t.Run("boomerang beacons with baseline", func(t *testing.T) {
+		base := startRumd(t, "geoip2-country")
+		code, rep := runLoadtest(t, "--target", base, "--format", "boomerang", "--count", "10000", "--duration", "60s",
+			"--connections", "8", "--bad-share", "0.05", "--baseline")
+		checkReport(t, code, rep, 10000)
+		if rep.Format != "boomerang" || rep.Baseline == nil || rep.Ratio == nil || rep.Baseline.Accepted != rep.Baseline.Sent {
+			t.Errorf("format %q, baseline %+v, ratio %v", rep.Format, rep.Baseline, rep.Ratio)
+		}
+		// Unload beacons carry INP alone: the INP comparison is theirs.
+		inp := false
+		for _, c := range rep.Accuracy.PerMetric {
+			inp = inp || c.Metric == "inp"
+		}
+		if !inp {
+			t.Errorf("no INP compared: %+v", rep.Accuracy.PerMetric)
+		}
+	})
 	t.Run("a check that must fail", func(t *testing.T) {
 		// A tolerance below the sketch's own accuracy cannot be met: the tool must say so
 		// with a non-zero exit, or its passing verdicts mean nothing.

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"rumd/internal/series"
 )
 
 // Run does what opts ask: write the GeoIP file, load the baseline, load rumd, check rumd's
@@ -24,7 +26,7 @@ func Run(ctx context.Context, opts Options, progress io.Writer) (*Report, error)
 		}
 	}
 	rep := &Report{
-		Machine: thisMachine(), Mode: "closed", Rate: opts.Rate, Duration: opts.Duration.Seconds(),
+		Machine: thisMachine(), Mode: "closed", Format: opts.Format, Rate: opts.Rate, Duration: opts.Duration.Seconds(),
 		Count: opts.Count, Connections: opts.Connections, BadShare: opts.BadShare, Pool: opts.Pool,
 	}
 	if opts.Rate > 0 {
@@ -35,7 +37,11 @@ func Run(ctx context.Context, opts Options, progress io.Writer) (*Report, error)
 		rep.OK = true
 		return rep, nil
 	}
-	pool, err := BuildPool(opts.Pool, opts.BadShare, opts.Reasons, opts.Seed, time.Now())
+	build := BuildPool
+	if opts.Format == FormatBoomerang {
+		build = BuildBoomerangPool
+	}
+	pool, err := build(opts.Pool, opts.BadShare, opts.Reasons, opts.Seed, time.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -74,13 +80,14 @@ func Run(ctx context.Context, opts Options, progress io.Writer) (*Report, error)
 		if opts.Check && res.Accepted > 0 {
 			from := started.Unix() - started.Unix()%60
 			to := time.Now().Unix() + 120
-			seen, waited, err := api.waitVisible(ctx, from, to, res.Accepted, opts.VisibleTimeout)
+			want := withTTFB(pool, res.accepted)
+			seen, waited, err := api.waitVisible(ctx, from, to, want, opts.VisibleTimeout)
 			if err != nil {
 				rep.Problems = append(rep.Problems, "accuracy check: "+err.Error())
-			} else if seen != res.Accepted {
+			} else if seen != want {
 				rep.Problems = append(rep.Problems, fmt.Sprintf(
-					"rumd counts %d ttfb values in the run's range after %s, the run had %d accepted (other traffic, or lost beacons)",
-					seen, waited.Round(time.Millisecond), res.Accepted))
+					"rumd counts %d ttfb values in the run's range after %s, the run had %d accepted with one (other traffic, or lost beacons)",
+					seen, waited.Round(time.Millisecond), want))
 			}
 			acc, err := checkAccuracy(ctx, api, pool, res.accepted, from, to, &opts)
 			if err != nil {
@@ -110,6 +117,18 @@ func Run(ctx context.Context, opts Options, progress io.Writer) (*Report, error)
 	}
 	rep.evaluate(opts.MaxRelError, metrics)
 	return rep, nil
+}
+
+// withTTFB is the number of accepted sends that carry a TTFB: every page load, but not
+// boomerang's unload beacons, which carry only INP.
+func withTTFB(pool *Pool, accepted []uint32) int64 {
+	var n int64
+	for i := range pool.Items {
+		if pool.Items[i].Has&(1<<series.TTFB) != 0 {
+			n += int64(accepted[i])
+		}
+	}
+	return n
 }
 
 func startBaseline(opts *Options) (string, func(), error) {
@@ -196,6 +215,12 @@ func measureVisibility(ctx context.Context, api *apiClient, opts *Options, pool 
 	b.URL, b.Nav, b.Variant = v.URL, v.Nav, variant
 	timeline(r, &b, &v, float64(time.Now().UnixMilli()))
 	body, off := b.AppendJSON(nil)
+	ct := "text/plain;charset=UTF-8"
+	if opts.Format == FormatBoomerang {
+		toBoomerang(&b)
+		body, off = b.AppendBoomerangLoad(nil, clockOf(&b))
+		ct = formContentType
+	}
 	putID(body[off:], uint32(time.Now().Unix()), uint64(time.Now().UnixNano()))
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
@@ -203,7 +228,7 @@ func measureVisibility(ctx context.Context, api *apiClient, opts *Options, pool 
 	defer fasthttp.ReleaseResponse(resp)
 	req.SetRequestURI(opts.Target + opts.Path)
 	req.Header.SetMethod(fasthttp.MethodPost)
-	req.Header.SetContentType("text/plain;charset=UTF-8")
+	req.Header.SetContentType(ct)
 	req.Header.SetUserAgent(it.UA)
 	req.SetBodyRaw(body)
 	if err := fasthttp.DoTimeout(req, resp, opts.Timeout); err != nil {

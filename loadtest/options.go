@@ -21,6 +21,9 @@ type Options struct {
 	Target string
 	// Path is the ingest path on Target.
 	Path string
+	// Format is the beacon format sent: FormatV1 (rumd's snippet, to /timings) or
+	// FormatBoomerang (boomerang's form beacons, to /beacon).
+	Format string
 	// Rate is the open-loop rate in beacons per second; 0 sends as fast as the connections
 	// allow (closed loop).
 	Rate float64
@@ -85,6 +88,7 @@ func DefaultOptions() Options {
 	return Options{
 		Target:         "http://127.0.0.1:8080",
 		Path:           "/timings",
+		Format:         FormatV1,
 		Rate:           0,
 		Duration:       10 * time.Second,
 		Count:          10_000_000,
@@ -125,6 +129,9 @@ func (o *Options) Validate() error {
 	}
 	if o.Target == "" && o.Baseline == "" {
 		return nil // only writing the GeoIP file
+	}
+	if o.Format != "" && o.Format != FormatV1 && o.Format != FormatBoomerang {
+		return fmt.Errorf("format %q: want %s or %s", o.Format, FormatV1, FormatBoomerang)
 	}
 	if !strings.HasPrefix(o.Path, "/") {
 		return fmt.Errorf("path %q must start with /", o.Path)

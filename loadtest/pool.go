@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"rumd/internal/series"
@@ -14,6 +15,8 @@ type Item struct {
 	UA     string // User-Agent header
 	IP     string // X-Forwarded-For header
 	Reason string // the rejection reason it is meant to get; "" for a good beacon
+	// Get sends Body as the query string of a GET (boomerang's image beacon), not as a POST.
+	Get bool
 
 	// Labels and values rumd should record for a good beacon.
 	Page, Country, Device, Nav, Variant string
@@ -27,11 +30,22 @@ type Pool struct {
 	Items []Item
 	// Reasons lists the reasons bad items were made for, in the order they rotate.
 	Reasons []string
+	// ContentType is the Content-Type of the POSTs; "" is v1's text/plain.
+	ContentType string
 }
 
-// BuildPool makes n beacons from the default population: a share bad of them spoilt, spread
-// evenly over reasons (all of BadReasons when empty). now is the client wall clock.
-func BuildPool(n int, bad float64, reasons []string, seed int64, now time.Time) (*Pool, error) {
+// poolGen is what building a pool of n beacons starts from, whatever their format.
+type poolGen struct {
+	n       int
+	nBad    int
+	reasons []string
+	pop     *Population
+	r       *rand.Rand
+	z       *rand.Zipf
+	wall    float64 // the client wall clock, epoch ms
+}
+
+func newPoolGen(n int, bad float64, reasons []string, seed int64, now time.Time) (*poolGen, error) {
 	if len(reasons) == 0 {
 		reasons = BadReasons
 	}
@@ -45,24 +59,33 @@ func BuildPool(n int, bad float64, reasons []string, seed int64, now time.Time) 
 		return nil, err
 	}
 	r := newRand(seed)
-	z := pop.NewZipf(r)
-	wall := float64(now.UnixMilli())
-	p := &Pool{Items: make([]Item, n), Reasons: reasons}
-	buf := make([]byte, 0, 1<<20)
-	// Bad items are placed at a fixed stride, so any prefix of the cycle holds close to the
-	// intended share, and a run of any length sends every reason.
-	nBad := int(float64(n)*bad + 0.5)
-	badAt := func(i int) (int, bool) {
-		if nBad == 0 {
-			return 0, false
-		}
-		// Item i is the k-th bad one when floor(i*nBad/n) steps up at i.
-		k := i * nBad / n
-		if (i+1)*nBad/n > k {
-			return k, true
-		}
+	return &poolGen{n: n, nBad: int(float64(n)*bad + 0.5), reasons: reasons, pop: pop, r: r,
+		z: pop.NewZipf(r), wall: float64(now.UnixMilli())}, nil
+}
+
+// badAt reports whether item i is bad, and which bad one it is. Bad items are placed at a
+// fixed stride, so any prefix of the cycle holds close to the intended share, and a run of
+// any length sends every reason.
+func (g *poolGen) badAt(i int) (int, bool) {
+	if g.nBad == 0 || i >= g.n {
 		return 0, false
 	}
+	// Item i is the k-th bad one when floor(i*nBad/n) steps up at i.
+	k := i * g.nBad / g.n
+	return k, (i+1)*g.nBad/g.n > k
+}
+
+// BuildPool makes n beacons from the default population: a share bad of them spoilt, spread
+// evenly over reasons (all of BadReasons when empty). now is the client wall clock.
+func BuildPool(n int, bad float64, reasons []string, seed int64, now time.Time) (*Pool, error) {
+	g, err := newPoolGen(n, bad, reasons, seed, now)
+	if err != nil {
+		return nil, err
+	}
+	pop, r, z, wall, badAt := g.pop, g.r, g.z, g.wall, g.badAt
+	p := &Pool{Items: make([]Item, n), Reasons: g.reasons}
+	reasons = g.reasons
+	buf := make([]byte, 0, 1<<20)
 	for i := range p.Items {
 		v := pop.Draw(r, z)
 		var b Beacon

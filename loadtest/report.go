@@ -58,6 +58,7 @@ type ReasonCheck struct {
 type Report struct {
 	Machine     Machine  `json:"machine"`
 	Mode        string   `json:"mode"`
+	Format      string   `json:"format"`
 	Rate        float64  `json:"target_rate"`
 	Duration    float64  `json:"duration_s"`
 	Count       int      `json:"count"`
@@ -182,8 +183,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.Rate > 0 {
 		mode = fmt.Sprintf("open loop at %g/s", r.Rate)
 	}
-	p("rumd loadtest: %s, %d connections, at most %gs and %d beacons, %.1f%% bad, pool %d\n",
-		mode, r.Connections, r.Duration, r.Count, 100*r.BadShare, r.Pool)
+	format := r.Format
+	if format == "" {
+		format = FormatV1
+	}
+	p("rumd loadtest: %s beacons, %s, %d connections, at most %gs and %d beacons, %.1f%% bad, pool %d\n",
+		format, mode, r.Connections, r.Duration, r.Count, 100*r.BadShare, r.Pool)
 	p("machine: %d CPUs (GOMAXPROCS %d), %s, %s/%s, load average %.2f before the run\n\n",
 		r.Machine.CPUs, r.Machine.GOMAXPROCS, r.Machine.CPUModel, r.Machine.OS, r.Machine.Arch, r.Machine.LoadAvg)
 	p("%-9s %9s %9s %9s %7s %10s %8s %8s %8s %8s\n", "target", "sent", "accepted", "rejected", "errors", "rate/s", "p50 ms", "p95 ms", "p99 ms", "max ms")

@@ -128,7 +128,17 @@ func runLoad(ctx context.Context, baseURL string, pool *Pool, opts *Options, liv
 			defer fasthttp.ReleaseResponse(resp)
 			req.SetRequestURI(uri)
 			req.Header.SetMethod(fasthttp.MethodPost)
-			req.Header.SetContentType("text/plain;charset=UTF-8")
+			ct := pool.ContentType
+			if ct == "" {
+				ct = "text/plain;charset=UTF-8"
+			}
+			req.Header.SetContentType(ct)
+			// get is the request of image beacons (boomerang's GETs): a request of its own, so
+			// that nothing of the POSTs' (a body, its length) leaks into it.
+			get := fasthttp.AcquireRequest()
+			defer fasthttp.ReleaseRequest(get)
+			get.Header.SetMethod(fasthttp.MethodGet)
+			var send *fasthttp.Request
 			scratch := make([]byte, 0, 4096)
 			for ctx.Err() == nil {
 				i := seq.Add(1) - 1
@@ -158,17 +168,30 @@ func runLoad(ctx context.Context, baseURL string, pool *Pool, opts *Options, liv
 				}
 				idx := int(i % int64(len(pool.Items)))
 				it := &pool.Items[idx]
-				scratch = append(scratch[:0], it.Body...)
-				if it.IDOff >= 0 {
-					putID(scratch[it.IDOff:], runID, uint64(i))
+				if it.Get {
+					// An image beacon: the parameters are the query string.
+					scratch = append(append(scratch[:0], uri...), '?')
+					q := len(scratch)
+					scratch = append(scratch, it.Body...)
+					if it.IDOff >= 0 {
+						putID(scratch[q+it.IDOff:], runID, uint64(i))
+					}
+					get.SetRequestURIBytes(scratch)
+					send = get
+				} else {
+					scratch = append(scratch[:0], it.Body...)
+					if it.IDOff >= 0 {
+						putID(scratch[it.IDOff:], runID, uint64(i))
+					}
+					req.SetBodyRaw(scratch)
+					send = req
 				}
-				req.SetBodyRaw(scratch)
-				req.Header.SetUserAgent(it.UA)
+				send.Header.SetUserAgent(it.UA)
 				if opts.UseXFF {
-					req.Header.Set("X-Forwarded-For", it.IP)
+					send.Header.Set("X-Forwarded-For", it.IP)
 				}
 				live.sent.Add(1)
-				err := client.Do(req, resp)
+				err := client.Do(send, resp)
 				lat := time.Since(began)
 				if err != nil {
 					wk.errors++

@@ -18,7 +18,9 @@ func ParseTime(s string, now time.Time) (int64, error) {
 	case s == "":
 		return 0, fmt.Errorf("empty time")
 	case s == "now":
-		return now.Unix(), nil
+		// Ranges are half-open, [from, to): "now" is the end of the current second, so
+		// that to=now counts a beacon received in it, even in the second a minute starts.
+		return ceilSecond(now), nil
 	case strings.HasPrefix(s, "now-") || strings.HasPrefix(s, "now+"):
 		d, err := ParseOffset(s[3:])
 		if err != nil {
@@ -177,4 +179,12 @@ func ParseStep(raw string) (int64, error) {
 		return 0, fmt.Errorf("%q is longer than 100 years", raw)
 	}
 	return (n + 59) / 60 * 60, nil
+}
+
+// ceilSecond is t in unix seconds, rounded up to the next whole second.
+func ceilSecond(t time.Time) int64 {
+	if t.Nanosecond() > 0 {
+		return t.Unix() + 1
+	}
+	return t.Unix()
 }

@@ -65,9 +65,6 @@ func (s *Server) parseParams(c *fiber.Ctx, withStep bool) (*apiParams, error) {
 	if p.From >= p.To {
 		return nil, badParam(query.BadTime, "from (%d) must be before to (%d)", p.From, p.To)
 	}
-	// to names a second and includes it: a beacon received in the second of to=now counts,
-	// even when that second starts a new minute (ranges are half-open below).
-	p.To++
 	p.Step = 60
 	if withStep {
 		var asked int64

@@ -45,7 +45,11 @@ func (s *Server) preflight(c *fiber.Ctx) error {
 		s.m.refused.WithLabelValues("forbidden_origin").Inc()
 		return c.SendStatus(fiber.StatusForbidden)
 	}
-	c.Set(fiber.HeaderAccessControlAllowMethods, "POST, OPTIONS")
+	if c.Path() == s.opts.BoomerangPath {
+		c.Set(fiber.HeaderAccessControlAllowMethods, "GET, POST, OPTIONS")
+	} else {
+		c.Set(fiber.HeaderAccessControlAllowMethods, "POST, OPTIONS")
+	}
 	c.Set(fiber.HeaderAccessControlAllowHeaders, "Content-Type")
 	c.Set(fiber.HeaderAccessControlMaxAge, "86400")
 	return c.SendStatus(fiber.StatusNoContent)
@@ -70,7 +74,7 @@ func (s *Server) authorize(c *fiber.Ctx) error {
 
 func (s *Server) public(path string) bool {
 	switch path {
-	case s.opts.IngestPath, "/rumd.js", "/test", "/test/", "/test/embed", "/healthz", "/readyz",
+	case s.opts.IngestPath, s.opts.BoomerangPath, "/rumd.js", "/test", "/test/", "/test/embed", "/healthz", "/readyz",
 		"/", "/home.js", "/home.css": // the home page asks for the token itself
 
 		return true

@@ -62,15 +62,10 @@ var resultPool = sync.Pool{New: func() any { return new(ingest.Result) }}
 func (s *Server) ingest(c *fiber.Ctx) error {
 	t0 := time.Now()
 	defer func() { s.m.ingestSeconds.Observe(time.Since(t0).Seconds()) }()
-	if !s.cors.apply(c) {
-		s.m.refused.WithLabelValues("forbidden_origin").Inc()
-		return c.Status(fiber.StatusForbidden).JSON(apiError{Error: "origin not allowed", Reason: "forbidden_origin"})
-	}
-	recv := s.deps.Now()
-	cl := s.client(c)
-	if ok, wait := s.lim.Allow(cl.Addr, recv); !ok {
-		c.Set(fiber.HeaderRetryAfter, retryAfter(wait))
-		return s.reject(c, beacon.RateLimited, "too many beacons from this client; retry later", false)
+	var cl ingest.Client
+	recv, answered, err := s.admit(c, &cl)
+	if answered {
+		return err
 	}
 	if ct := c.Get(fiber.HeaderContentType); ct != "" && !acceptedType(ct) {
 		return s.reject(c, beacon.Malformed, "content type must be text/plain or application/json, got "+ct, false)
@@ -100,6 +95,23 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(s.opts.RetryAfter))
 	}
 	return c.Status(fiber.StatusOK).JSON(ans)
+}
+
+// admit applies what every beacon endpoint applies before it reads a beacon: the CORS policy,
+// then the visitor's rate limit. It fills cl and returns the receive time; answered is true
+// when it refused the request (err is then the answer's).
+func (s *Server) admit(c *fiber.Ctx, cl *ingest.Client) (recv time.Time, answered bool, err error) {
+	if !s.cors.apply(c) {
+		s.m.refused.WithLabelValues("forbidden_origin").Inc()
+		return recv, true, c.Status(fiber.StatusForbidden).JSON(apiError{Error: "origin not allowed", Reason: "forbidden_origin"})
+	}
+	recv = s.deps.Now()
+	*cl = s.client(c)
+	if ok, wait := s.lim.Allow(cl.Addr, recv); !ok {
+		c.Set(fiber.HeaderRetryAfter, retryAfter(wait))
+		return recv, true, s.reject(c, beacon.RateLimited, "too many beacons from this client; retry later", false)
+	}
+	return recv, false, nil
 }
 
 // client is the visitor as the pipeline sees it, from what this request says.

@@ -27,6 +27,9 @@ import (
 type Options struct {
 	// IngestPath is where beacons are posted.
 	IngestPath string
+	// BoomerangPath takes boomerang's beacons (GET and POST, docs/boomerang.md); "" turns
+	// it off.
+	BoomerangPath string
 	// CORSOrigins may post beacons from a browser; "*" allows any.
 	CORSOrigins []string
 	// BodyLimit bounds a request body in bytes, enforced while it is read.
@@ -56,25 +59,29 @@ type Options struct {
 // DefaultOptions returns the defaults of docs/design.md §2 and §3.
 func DefaultOptions() Options {
 	return Options{
-		IngestPath:   "/timings",
-		CORSOrigins:  []string{"*"},
-		BodyLimit:    64 << 10,
-		ReadTimeout:  10 * time.Second,
-		WriteTimeout: 10 * time.Second,
-		IdleTimeout:  60 * time.Second,
-		RetryAfter:   5 * time.Second,
-		RateLimit:    ratelimit.DefaultOptions(),
+		IngestPath:    "/timings",
+		BoomerangPath: "/beacon",
+		CORSOrigins:   []string{"*"},
+		BodyLimit:     64 << 10,
+		ReadTimeout:   10 * time.Second,
+		WriteTimeout:  10 * time.Second,
+		IdleTimeout:   60 * time.Second,
+		RetryAfter:    5 * time.Second,
+		RateLimit:     ratelimit.DefaultOptions(),
 	}
 }
 
 // Validate checks the options.
 func (o Options) Validate() error {
-	if !strings.HasPrefix(o.IngestPath, "/") || strings.ContainsAny(o.IngestPath, " ?#:*") {
-		return fmt.Errorf("ingest path %q must be a plain absolute path like /timings", o.IngestPath)
+	if err := checkIngestPath("ingest path", o.IngestPath); err != nil {
+		return err
 	}
-	for _, reserved := range []string{"/api/", "/metrics", "/healthz", "/readyz", "/render", "/test", "/dashboards", "/rumd.js", "/functions", "/version", "/tags/"} {
-		if o.IngestPath == reserved || strings.HasPrefix(o.IngestPath, reserved) {
-			return fmt.Errorf("ingest path %q collides with rumd's own %s", o.IngestPath, reserved)
+	if o.BoomerangPath != "" {
+		if err := checkIngestPath("boomerang path", o.BoomerangPath); err != nil {
+			return err
+		}
+		if o.BoomerangPath == o.IngestPath {
+			return fmt.Errorf("boomerang path %q is the ingest path too", o.BoomerangPath)
 		}
 	}
 	if len(o.CORSOrigins) == 0 {
@@ -97,6 +104,18 @@ func (o Options) Validate() error {
 		return errors.New("token must be at least 16 characters with no white space")
 	}
 	return o.RateLimit.Validate()
+}
+
+func checkIngestPath(what, path string) error {
+	if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " ?#:*") {
+		return fmt.Errorf("%s %q must be a plain absolute path like /timings", what, path)
+	}
+	for _, reserved := range []string{"/api/", "/metrics", "/healthz", "/readyz", "/render", "/test", "/dashboards", "/rumd.js", "/functions", "/version", "/tags/"} {
+		if path == reserved || strings.HasPrefix(path, reserved) {
+			return fmt.Errorf("%s %q collides with rumd's own %s", what, path, reserved)
+		}
+	}
+	return nil
 }
 
 // Deps are the components the server serves.
@@ -159,6 +178,11 @@ func New(logger *slog.Logger, reg prometheus.Registerer, deps Deps, opts Options
 	// pass through the middlewares below (they need no token and carry nothing to compress).
 	s.app.Options(opts.IngestPath, s.preflight)
 	s.app.Post(opts.IngestPath, s.ingest)
+	if opts.BoomerangPath != "" {
+		s.app.Options(opts.BoomerangPath, s.preflight)
+		s.app.Get(opts.BoomerangPath, s.boomerang)
+		s.app.Post(opts.BoomerangPath, s.boomerang)
+	}
 	// Pages, query answers and dashboards go out compressed to clients that accept it (a
 	// 24-hour 1-minute series shrinks ~10×); the snippet has its own gzip copy.
 	s.app.Use(compress.New(compress.Config{
@@ -206,7 +230,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		code = fe.Code
 	}
 	if code == fiber.StatusRequestEntityTooLarge {
-		if c.Path() == s.opts.IngestPath {
+		if c.Path() == s.opts.IngestPath || c.Path() == s.opts.BoomerangPath {
 			s.cors.apply(c)
 		}
 		return s.reject(c, beacon.TooLarge, fmt.Sprintf("body is larger than %d bytes", s.opts.BodyLimit), false)

@@ -46,6 +46,12 @@ type Config struct {
 		Shards       int           `yaml:"shards"`
 	} `yaml:"ingest"`
 
+	// Boomerang is the endpoint for boomerang's beacons (docs/boomerang.md).
+	Boomerang struct {
+		Path         string `yaml:"path"`
+		VariantParam string `yaml:"variant_param"`
+	} `yaml:"boomerang"`
+
 	RateLimit struct {
 		PerAddr     float64 `yaml:"per_address"`
 		AddrBurst   int     `yaml:"address_burst"`
@@ -108,6 +114,8 @@ func defaultConfig() Config {
 	c.LogLevel = "info"
 	so := server.DefaultOptions()
 	c.Ingest.Path = so.IngestPath
+	c.Boomerang.Path = so.BoomerangPath
+	c.Boomerang.VariantParam = ingest.DefaultOptions().Boomerang.VariantParam
 	c.Ingest.CORSOrigins = so.CORSOrigins
 	c.Ingest.BodyLimit = so.BodyLimit
 	c.Ingest.ReadTimeout, c.Ingest.WriteTimeout, c.Ingest.IdleTimeout = so.ReadTimeout, so.WriteTimeout, so.IdleTimeout
@@ -230,6 +238,8 @@ func serveFlags(cfg *Config, configPath *string) *flag.FlagSet {
 	fs.StringVar(&cfg.GeoIP, "geoip", cfg.GeoIP, "MaxMind-format country database (GeoIP2/GeoLite2/DB-IP Country or City, ip-location-db); empty: the first found in the default locations (docs/geoip.md); none: no database, every country is XX")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&cfg.Ingest.Path, "ingest-path", cfg.Ingest.Path, "path beacons are posted to")
+	fs.StringVar(&cfg.Boomerang.Path, "boomerang-path", cfg.Boomerang.Path, "path boomerang's beacons are sent to (GET and POST); empty: off")
+	fs.StringVar(&cfg.Boomerang.VariantParam, "boomerang-variant-param", cfg.Boomerang.VariantParam, "boomerang beacon parameter holding the experiment variant (set with BOOMR.addVar)")
 	fs.Var(stringList{&cfg.Ingest.CORSOrigins}, "cors-origins", "comma-separated origins allowed to post beacons, or *")
 	fs.IntVar(&cfg.Ingest.BodyLimit, "body-limit", cfg.Ingest.BodyLimit, "largest request body in bytes")
 	fs.DurationVar(&cfg.Ingest.ReadTimeout, "read-timeout", cfg.Ingest.ReadTimeout, "time to read one request")
@@ -418,6 +428,11 @@ type binding struct {
 var bindings = []binding{
 	{"ingest.path", func(c *Config, o *options) error {
 		o.server.IngestPath, o.snippet.Endpoint = c.Ingest.Path, c.Ingest.Path
+		return nil
+	}},
+	{"boomerang.path", func(c *Config, o *options) error { o.server.BoomerangPath = c.Boomerang.Path; return nil }},
+	{"boomerang.variant_param", func(c *Config, o *options) error {
+		o.ingest.Boomerang.VariantParam = c.Boomerang.VariantParam
 		return nil
 	}},
 	{"ingest.cors_origins", func(c *Config, o *options) error { o.server.CORSOrigins = c.Ingest.CORSOrigins; return nil }},

@@ -52,7 +52,8 @@ func runLoadtest(args []string) int {
 	opts := loadtest.DefaultOptions()
 	fs := flag.NewFlagSet("rumd loadtest", flag.ContinueOnError)
 	fs.StringVar(&opts.Target, "target", opts.Target, "base URL of the rumd to load (loopback only); empty: none")
-	fs.StringVar(&opts.Path, "path", opts.Path, "ingest path on the target and the baseline")
+	fs.StringVar(&opts.Path, "path", opts.Path, "ingest path on the target and the baseline (default /beacon with --format boomerang)")
+	fs.StringVar(&opts.Format, "format", opts.Format, "beacons to send: v1 (rumd's snippet) or boomerang (boomerang's form beacons: POSTs, some GETs, unload beacons)")
 	fs.Float64Var(&opts.Rate, "rate", opts.Rate, "open-loop rate in beacons/s; 0: closed loop, as fast as it can")
 	fs.DurationVar(&opts.Duration, "duration", opts.Duration, "bound on the time spent sending, per target")
 	fs.IntVar(&opts.Count, "count", opts.Count, "bound on the beacons sent, per target")
@@ -84,6 +85,11 @@ func runLoadtest(args []string) int {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "rumd loadtest: unexpected arguments %q\n", fs.Args())
 		return 2
+	}
+	pathSet := false
+	fs.Visit(func(f *flag.Flag) { pathSet = pathSet || f.Name == "path" })
+	if opts.Format == loadtest.FormatBoomerang && !pathSet {
+		opts.Path = "/beacon"
 	}
 	if *serveBaseline != "" {
 		return serveBareBaseline(*serveBaseline, opts.Path)

@@ -223,16 +223,22 @@ func validID(id string) bool {
 	return true
 }
 
-// checkURL accepts an absolute http(s) URL with a host, or a path, and drops its query
-// string and fragment (docs/design.md §2: they are never kept).
+// checkURL accepts the page URL as PageURL does.
 func (d *decoder) checkURL(b *Beacon) bool {
-	u := b.URL
+	var ok bool
+	b.URL, ok = PageURL(b.URL)
+	return ok
+}
+
+// PageURL drops the query string and fragment of a beacon's page URL (docs/design.md §2: they are
+// never kept), and reports whether what is left is an absolute http(s) URL with a host, or a
+// path. Every beacon format reads its page URL through it.
+func PageURL(u string) (string, bool) {
 	if i := strings.IndexAny(u, "?#"); i >= 0 {
 		u = u[:i]
 	}
-	b.URL = u
 	if strings.HasPrefix(u, "/") {
-		return true
+		return u, true
 	}
 	var rest string
 	switch {
@@ -241,9 +247,9 @@ func (d *decoder) checkURL(b *Beacon) bool {
 	case len(u) >= 7 && strings.EqualFold(u[:7], "http://"):
 		rest = u[7:]
 	default:
-		return false
+		return u, false
 	}
-	return rest != "" && rest[0] != '/'
+	return u, rest != "" && rest[0] != '/'
 }
 
 // checkNav replaces b.Nav by its canonical constant, so a label never holds body memory.

@@ -36,14 +36,15 @@ func main() {
 	conns := flag.Int("connections", 16, "keep-alive connections")
 	rate := flag.Float64("rate", 0, "open-loop rate; 0 for closed loop")
 	baseline := flag.Bool("baseline", true, "also load the bare 204 handler, for the ratio")
+	formats := flag.String("formats", "v1,boomerang", "beacon formats to load, each against a fresh rumd (comma-separated)")
 	flag.Parse()
-	if err := run(*benchFile, *bin, *duration, *count, *conns, *rate, *baseline); err != nil {
+	if err := run(*benchFile, *bin, strings.Split(*formats, ","), *duration, *count, *conns, *rate, *baseline); err != nil {
 		fmt.Fprintln(os.Stderr, "benchreport:", err)
 		os.Exit(1)
 	}
 }
 
-func run(benchFile, bin string, duration time.Duration, count, conns int, rate float64, baseline bool) error {
+func run(benchFile, bin string, formats []string, duration time.Duration, count, conns int, rate float64, baseline bool) error {
 	var benches []bench
 	if benchFile != "" {
 		var r io.Reader = os.Stdin
@@ -60,16 +61,21 @@ func run(benchFile, bin string, duration time.Duration, count, conns int, rate f
 			return err
 		}
 	}
-	var load *loadResult
+	var loads []*loadResult
 	if bin != "" {
-		var err error
-		if load, err = runLoad(bin, duration, count, conns, rate, baseline); err != nil {
-			return err
+		for _, format := range formats {
+			load, err := runLoad(bin, strings.TrimSpace(format), duration, count, conns, rate, baseline)
+			if err != nil {
+				return err
+			}
+			loads = append(loads, load)
 		}
 	}
-	printTable(os.Stdout, benches, load)
-	if load != nil && (!load.rep.OK || load.exit != 0) {
-		return fmt.Errorf("the load run failed its checks: %s", strings.Join(load.rep.Problems, "; "))
+	printTable(os.Stdout, benches, loads)
+	for _, load := range loads {
+		if !load.rep.OK || load.exit != 0 {
+			return fmt.Errorf("the %s load run failed its checks: %s", load.format, strings.Join(load.rep.Problems, "; "))
+		}
 	}
 	return nil
 }
@@ -146,6 +152,7 @@ func parseBench(r io.Reader) ([]bench, error) {
 }
 
 type loadResult struct {
+	format string
 	cmd    string
 	rep    loadtest.Report
 	exit   int
@@ -158,8 +165,8 @@ type loadResult struct {
 
 // runLoad serves rumd from bin on a free loopback port with a fresh data directory and the
 // load tool's GeoIP file, then runs `rumd loadtest --json` (with --baseline when asked)
-// against it.
-func runLoad(bin string, duration time.Duration, count, conns int, rate float64, baseline bool) (*loadResult, error) {
+// against it, sending beacons of format (v1 or boomerang).
+func runLoad(bin, format string, duration time.Duration, count, conns int, rate float64, baseline bool) (*loadResult, error) {
 	dir, err := os.MkdirTemp("", "rumd-bench-")
 	if err != nil {
 		return nil, err
@@ -203,7 +210,7 @@ func runLoad(bin string, duration time.Duration, count, conns int, rate float64,
 
 	args := []string{"loadtest", "--target", base, "--duration", duration.String(),
 		"--count", strconv.Itoa(count), "--connections", strconv.Itoa(conns),
-		"--rate", strconv.FormatFloat(rate, 'g', -1, 64), "--json"}
+		"--rate", strconv.FormatFloat(rate, 'g', -1, 64), "--format", format, "--json"}
 	if baseline {
 		args = append(args, "--baseline")
 	}
@@ -250,7 +257,7 @@ func runLoad(bin string, duration time.Duration, count, conns int, rate float64,
 	cpu1, cpuErr1 := cpuOf(srv.Process.Pid)
 	close(stop)
 	<-sampled
-	res := &loadResult{cmd: "rumd " + strings.Join(args, " "), maxRSS: maxRSS}
+	res := &loadResult{format: format, cmd: "rumd " + strings.Join(args, " "), maxRSS: maxRSS}
 	if cpuErr == nil && cpuErr1 == nil {
 		res.cpu = cpu1 - cpu0
 	}
@@ -349,12 +356,9 @@ func rssOf(pid int) (int64, error) {
 	return 0, errors.New("no VmRSS")
 }
 
-func printTable(w io.Writer, benches []bench, load *loadResult) {
+func printTable(w io.Writer, benches []bench, loads []*loadResult) {
 	cpu := cpuModel()
 	fmt.Fprintf(w, "\nrumd performance summary: %d CPUs %s, %s %s/%s\n", runtime.NumCPU(), cpu, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	if load != nil {
-		fmt.Fprintf(w, "load average before the load run: %.2f (other work on the machine skews the figures)\n", load.rep.Machine.LoadAvg)
-	}
 	fmt.Fprintln(w)
 	if len(benches) > 0 {
 		fmt.Fprintf(w, "%-64s %12s %10s %10s\n", "micro-benchmark (median of runs)", "ns/op", "B/op", "allocs/op")
@@ -363,10 +367,15 @@ func printTable(w io.Writer, benches []bench, load *loadResult) {
 		}
 		fmt.Fprintln(w)
 	}
-	if load == nil {
-		return
+	for _, load := range loads {
+		printLoad(w, load)
 	}
+}
+
+// printLoad prints one load run: its rates and latencies, and its checks against the budgets.
+func printLoad(w io.Writer, load *loadResult) {
 	r := &load.rep
+	fmt.Fprintf(w, "%s beacons — load average before the run: %.2f (other work on the machine skews the figures)\n", load.format, r.Machine.LoadAvg)
 	fmt.Fprintf(w, "%-24s %12s %9s %9s %9s %9s\n", "load ("+r.Mode+" loop)", "beacons/s", "p50 ms", "p95 ms", "p99 ms", "max ms")
 	row := func(name string, res *loadtest.Result) {
 		if res == nil {
@@ -417,7 +426,7 @@ func printTable(w io.Writer, benches []bench, load *loadResult) {
 	if !r.OK {
 		verdict = "FAIL: " + strings.Join(r.Problems, "; ")
 	}
-	fmt.Fprintf(w, "\nload command: %s\nverdict: %s\n", load.cmd, verdict)
+	fmt.Fprintf(w, "\nload command: %s\nverdict: %s\n\n", load.cmd, verdict)
 }
 
 func trim(s string, n int) string {

@@ -1,0 +1,51 @@
+package server
+
+import (
+	"mime"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"rumd/ingest"
+	"rumd/ingest/beacon"
+)
+
+// boomerang takes one boomerang beacon: an image GET with the parameters in the query
+// string, or a sendBeacon or XHR form POST (which may keep some parameters in the URL). It
+// gets the CORS policy, rate limits, body limit and bot rule of the ingest path, and answers
+// 204 to a beacon accepted or ignored (docs/boomerang.md).
+func (s *Server) boomerang(c *fiber.Ctx) error {
+	t0 := time.Now()
+	defer func() { s.m.ingestSeconds.Observe(time.Since(t0).Seconds()) }()
+	var cl ingest.Client
+	recv, answered, err := s.admit(c, &cl)
+	if answered {
+		return err
+	}
+	var body []byte
+	if c.Method() == fiber.MethodPost {
+		if ct := c.Get(fiber.HeaderContentType); ct != "" && !formType(ct) {
+			return s.reject(c, beacon.Malformed, "content type must be application/x-www-form-urlencoded or text/plain, got "+ct, false)
+		}
+		if ce := c.Get(fiber.HeaderContentEncoding); ce != "" && !strings.EqualFold(ce, "identity") {
+			return s.reject(c, beacon.Malformed, "compressed bodies are not accepted (Content-Encoding: "+ce+")", false)
+		}
+		body = c.Request().Body()
+	}
+	_, r, detail := s.deps.Pipeline.Boomerang(c.Request().URI().QueryString(), body, &cl, recv)
+	if r != beacon.OK {
+		return s.reject(c, r, detail, true)
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// formType reports whether a Content-Type is one a boomerang POST carries: a form
+// (sendBeacon with a Blob, or XHR) or plain text.
+func formType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		mt = strings.ToLower(strings.TrimSpace(strings.SplitN(ct, ";", 2)[0]))
+	}
+	return mt == "application/x-www-form-urlencoded" || mt == "text/plain"
+}
