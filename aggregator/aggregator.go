@@ -113,7 +113,7 @@ func (o Options) Validate() error {
 	if o.Tick <= 0 {
 		return errors.New("tick must be positive")
 	}
-	return o.Totals.validate(o.Views)
+	return o.Totals.Validate(o.Views)
 }
 
 // Aggregator holds the windows in memory.

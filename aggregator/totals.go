@@ -34,7 +34,8 @@ func DefaultTotalsOptions() TotalsOptions {
 	return TotalsOptions{IdleAfter: time.Hour, MaxSeries: 20000}
 }
 
-func (o *TotalsOptions) validate(views []series.View) error {
+// Validate checks the options against the aggregator's views.
+func (o *TotalsOptions) Validate(views []series.View) error {
 	if len(o.Views) == 0 {
 		return nil
 	}

@@ -72,7 +72,7 @@ func (s *Server) public(path string) bool {
 	switch path {
 	case s.opts.IngestPath, "/rumd.js", "/test", "/test/", "/test/embed", "/healthz", "/readyz":
 		return true
-	case "/metrics":
+	case "/metrics", s.opts.RUMMetricsPath:
 		return !s.opts.MetricsToken
 	}
 	return false

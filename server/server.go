@@ -47,6 +47,9 @@ type Options struct {
 	Token string
 	// MetricsToken puts /metrics behind the token too.
 	MetricsToken bool
+	// RUMMetricsPath is where Deps.RUMGatherer (the native-histogram exposition of the
+	// sketches, docs/scaling-out.md) is served, behind the same token rule as /metrics.
+	RUMMetricsPath string
 }
 
 // DefaultOptions returns the defaults of DESIGN §2 and §3.
@@ -60,6 +63,8 @@ func DefaultOptions() Options {
 		IdleTimeout:  60 * time.Second,
 		RetryAfter:   5 * time.Second,
 		RateLimit:    ratelimit.DefaultOptions(),
+
+		RUMMetricsPath: "/metrics/rum",
 	}
 }
 
@@ -72,6 +77,9 @@ func (o Options) Validate() error {
 		if o.IngestPath == reserved || strings.HasPrefix(o.IngestPath, reserved) {
 			return fmt.Errorf("ingest path %q collides with rumd's own %s", o.IngestPath, reserved)
 		}
+	}
+	if !strings.HasPrefix(o.RUMMetricsPath, "/") || strings.ContainsAny(o.RUMMetricsPath, " ?#:*") || o.RUMMetricsPath == "/metrics" || o.RUMMetricsPath == o.IngestPath {
+		return fmt.Errorf("rum metrics path %q must be a plain absolute path of its own like /metrics/rum", o.RUMMetricsPath)
 	}
 	if len(o.CORSOrigins) == 0 {
 		return errors.New("cors origins must list at least one origin, or \"*\"")
@@ -102,6 +110,8 @@ type Deps struct {
 	Engine   *query.Engine
 	// Gatherer is exposed at /metrics.
 	Gatherer prometheus.Gatherer
+	// RUMGatherer, when set, is exposed at Options.RUMMetricsPath.
+	RUMGatherer prometheus.Gatherer
 	// Checks make up the /readyz tree.
 	Checks []Check
 	// Mounts add routes of other packages.
@@ -167,6 +177,9 @@ func New(logger *slog.Logger, reg prometheus.Registerer, deps Deps, opts Options
 	s.app.Get("/api/v1/labels", s.labels)
 	s.app.Get("/api/v1/label/:dim/values", s.labelValues)
 	s.app.Get("/metrics", s.metrics)
+	if deps.RUMGatherer != nil {
+		s.app.Get(opts.RUMMetricsPath, s.rumMetrics)
+	}
 	s.app.Get("/healthz", s.healthz)
 	s.app.Get("/readyz", s.readyz)
 	for _, mount := range deps.Mounts {

@@ -62,6 +62,8 @@ type Config struct {
 	Snippet        snippetConfig     `yaml:"snippet"`
 	TestPage       testPageConfig    `yaml:"test_page"`
 	ShutdownAfter  time.Duration     `yaml:"shutdown_timeout" validate:"gt=0"`
+	Storage        string            `yaml:"storage"`
+	Prometheus     prometheusConfig  `yaml:"prometheus"`
 
 	// Experiments are the A/B tests /test and /test/embed run (beaconjs checks them).
 	Experiments []beaconjs.Experiment `yaml:"experiments"`
@@ -121,6 +123,7 @@ func defaultConfig() Config {
 	c.Snippet.SampleRate = bj.SampleRate
 	c.TestPage.EmbedMaxSample = bj.EmbedMaxSample
 	c.ShutdownAfter = 30 * time.Second
+	c.Storage, c.Prometheus = "badger", defaultPrometheusConfig()
 	return c
 }
 
@@ -249,6 +252,7 @@ func serveFlags(cfg *Config, configPath *string) *flag.FlagSet {
 	fs.Float64Var(&cfg.Snippet.SampleRate, "sample-rate", cfg.Snippet.SampleRate, "percent of page views /rumd.js reports by default")
 	fs.Float64Var(&cfg.TestPage.EmbedMaxSample, "embed-max-sample", cfg.TestPage.EmbedMaxSample, "ceiling, in percent, of /test/embed?sample=")
 	fs.DurationVar(&cfg.ShutdownAfter, "shutdown-timeout", cfg.ShutdownAfter, "time allowed to drain and flush on SIGTERM")
+	prometheusFlags(fs, cfg)
 	return fs
 }
 
@@ -405,6 +409,9 @@ func buildOptions(c *Config) (*options, error) {
 			return nil, fmt.Errorf("config caps: unknown dimension %q (known: %s)", name, strings.Join(series.DimNames(), ", "))
 		}
 		o.agg.Caps[d] = n
+	}
+	if err := buildPrometheusOptions(c, o); err != nil {
+		return nil, err
 	}
 	if err := o.agg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
