@@ -36,7 +36,12 @@ type rumd struct {
 // startRumd runs the real binary on 127.0.0.1 and waits until /readyz answers.
 func startRumd(t *testing.T, args ...string) *rumd {
 	t.Helper()
-	addr := testutil.MustFreeAddr(t)
+	return startRumdAt(t, testutil.MustFreeAddr(t), args...)
+}
+
+// startRumdAt is startRumd on a given address, to restart a node where a scraper expects it.
+func startRumdAt(t *testing.T, addr string, args ...string) *rumd {
+	t.Helper()
 	r := &rumd{t: t, url: "http://" + addr, logs: &bytes.Buffer{}}
 	// The tests post thousands of beacons from a few addresses: no rate limit unless asked.
 	r.cmd = exec.Command(binary, append([]string{"serve", "--listen", addr, "--rate-limit", "0", "--rate-limit-prefix", "0"}, args...)...)

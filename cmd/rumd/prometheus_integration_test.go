@@ -1,0 +1,233 @@
+//go:build integration
+
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"rumd/internal/testutil"
+)
+
+// mix is one node's traffic: log-normal TTFB around median ms, and a country split.
+type mix struct {
+	n         int
+	median    float64
+	sigma     float64
+	countries []string // drawn uniformly: repeat a country to weigh it
+}
+
+type sent struct {
+	all       []float64
+	byCountry map[string][]float64
+}
+
+func (s *sent) add(country string, v float64) {
+	s.all = append(s.all, v)
+	s.byCountry[country] = append(s.byCountry[country], v)
+}
+
+// send posts m's beacons to r in batches of 40 per country header and records every value.
+func send(t *testing.T, r *rumd, m mix, rng *rand.Rand, into ...*sent) {
+	t.Helper()
+	batches := map[string][]map[string]any{}
+	flush := func(country string) {
+		b := batches[country]
+		if len(b) == 0 {
+			return
+		}
+		req, _ := http.NewRequest("POST", r.url+"/timings", bytes.NewReader(testutil.MustJSON(t, b)))
+		req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
+		req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36")
+		req.Header.Set("CF-IPCountry", country)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 204 {
+			t.Fatalf("batch of %d to %s: %d %s", len(b), r.url, resp.StatusCode, body)
+		}
+		batches[country] = b[:0]
+	}
+	for i := 0; i < m.n; i++ {
+		country := m.countries[rng.IntN(len(m.countries))]
+		v := math.Round(m.median*math.Exp(rng.NormFloat64()*m.sigma)*10) / 10
+		batches[country] = append(batches[country], testutil.Beacon(time.Now(), fmt.Sprintf("https://example.com/p/%d", rng.IntN(50)), v, v+1500))
+		for _, s := range into {
+			s.add(country, v)
+		}
+		if len(batches[country]) == 40 {
+			flush(country)
+		}
+	}
+	for c := range batches {
+		flush(c)
+	}
+}
+
+// exactQuantile is the nearest-rank quantile: the ⌈q·n⌉-th smallest value, the rank
+// histogram_quantile looks for. (In a sparse tail, neighbouring ranks can be several
+// percent apart, so the definition matters more than the histogram's resolution.)
+func exactQuantile(vals []float64, q float64) float64 {
+	s := append([]float64(nil), vals...)
+	sort.Float64s(s)
+	return s[max(0, int(math.Ceil(q*float64(len(s))))-1)]
+}
+
+// waitProm re-runs expr until every sample's value is want[its label value of by] (by ""
+// for a single sample), failing loudly at the deadline.
+func waitProm(t *testing.T, p *testutil.Prometheus, expr, by string, want map[string]float64, timeout time.Duration) {
+	t.Helper()
+	var got map[string]float64
+	for deadline := time.Now().Add(timeout); ; time.Sleep(200 * time.Millisecond) {
+		got = map[string]float64{}
+		for _, s := range p.MustQuery(t, expr, time.Time{}) {
+			got[s.Metric[by]] = s.Float()
+		}
+		same := len(got) == len(want)
+		for k, v := range want {
+			same = same && got[k] == v
+		}
+		if same {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: after %s Prometheus has %v, want %v\n%s", expr, timeout, got, want, p.Logs())
+		}
+	}
+}
+
+// TestPrometheusMergesNodes runs two rumd nodes with Badger and one stateless node behind
+// a real Prometheus scraping /metrics/rum every second, sends each node its own timing mix,
+// and reads the merged percentiles back through PromQL: every quantile within 1.5% of the
+// exact quantile of all values sent, every count exact. Then one node restarts mid-run and
+// the rate-based quantiles of the second half are still those of the second half's values.
+func TestPrometheusMergesNodes(t *testing.T) {
+	args := []string{"--country-header", "CF-IPCountry", "--trusted-proxies", "127.0.0.1/32", "--prometheus-views", "total;country"}
+	addrA := testutil.MustFreeAddr(t)
+	dirA := t.TempDir()
+	a := startRumdAt(t, addrA, append([]string{"--data", dirA}, args...)...)
+	b := startRumd(t, append([]string{"--data", t.TempDir()}, args...)...)
+	c := startRumd(t, append([]string{"--storage", "none"}, args...)...)
+	nodes := []*rumd{a, b, c}
+	var targets []string
+	for _, n := range nodes {
+		targets = append(targets, strings.TrimPrefix(n.url, "http://"))
+	}
+	prom := testutil.MustPrometheus(t, "/metrics/rum", targets...)
+
+	resp, err := http.Get(c.url + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ready struct {
+		Components map[string]struct{ Attributes map[string]any }
+	}
+	json.NewDecoder(resp.Body).Decode(&ready)
+	resp.Body.Close()
+	if ready.Components["storage"].Attributes["mode"] != "none" {
+		t.Fatalf("stateless node's readiness: %+v", ready)
+	}
+
+	rng := rand.New(rand.NewPCG(13, 14))
+	qs := []float64{0.5, 0.75, 0.95, 0.99}
+	const fam = "rumd_ttfb_milliseconds"
+	phase1 := &sent{byCountry: map[string][]float64{}}
+	mixes := []mix{
+		{n: 4500, median: 180, sigma: 0.5, countries: []string{"DE", "DE", "DE", "DE", "DE", "US", "US", "US", "JP", "JP"}},
+		{n: 3600, median: 700, sigma: 0.7, countries: []string{"US", "US", "US", "US", "US", "US", "JP", "JP", "JP", "DE"}},
+		{n: 1800, median: 90, sigma: 0.3, countries: []string{"JP", "JP", "JP", "JP", "JP", "JP", "JP", "DE", "DE", "DE"}},
+	}
+	for i, n := range nodes {
+		send(t, n, mixes[i], rng, phase1)
+	}
+	waitProm(t, prom, `histogram_count(sum(`+fam+`{view="total"}))`, "", map[string]float64{"": float64(len(phase1.all))}, 30*time.Second)
+	wantCountries := map[string]float64{}
+	for k, v := range phase1.byCountry {
+		wantCountries[k] = float64(len(v))
+	}
+	waitProm(t, prom, `histogram_count(sum by (country) (`+fam+`{view="country"}))`, "country", wantCountries, 10*time.Second)
+
+	// Only the protobuf format carries native histograms: a histogram sample proves it was negotiated.
+	raw := prom.MustQuery(t, fam+`{view="total"}`, time.Time{})
+	if len(raw) != 3 || len(raw[0].Histogram) != 2 {
+		t.Fatalf("raw query: %d series, want 3 native histograms: %+v", len(raw), raw)
+	}
+
+	check := func(stage, expr string, by string, want map[string][]float64, at time.Time) (worst float64) {
+		t.Helper()
+		for _, q := range qs {
+			res := prom.MustQuery(t, fmt.Sprintf("histogram_quantile(%v, %s)", q, expr), at)
+			if len(res) != len(want) {
+				t.Fatalf("%s p%v: %d results, want %d: %+v", stage, q*100, len(res), len(want), res)
+			}
+			for _, s := range res {
+				vals := want[s.Metric[by]]
+				exact := exactQuantile(vals, q)
+				rel := math.Abs(s.Float()-exact) / exact
+				worst = max(worst, rel)
+				t.Logf("%s %s p%v: Prometheus %.2f, exact %.2f (%.2f%%, %d values)", stage, s.Metric[by], q*100, s.Float(), exact, rel*100, len(vals))
+				if rel > 0.015 || math.IsNaN(rel) {
+					t.Errorf("%s %s p%v: Prometheus %.3f, exact %.3f: off by %.2f%%", stage, s.Metric[by], q*100, s.Float(), exact, rel*100)
+				}
+			}
+		}
+		return worst
+	}
+	check("total", `sum(`+fam+`{view="total"})`, "", map[string][]float64{"": phase1.all}, time.Time{})
+	check("country", `sum by (country) (`+fam+`{view="country"})`, "country", phase1.byCountry, time.Time{})
+	if t.Failed() {
+		return
+	}
+
+	// Second half: slower traffic, and node A restarts before it (its counts start over).
+	// The rate window starts a second after t0, when every target has been scraped with the
+	// first half's end state, and lasts whole seconds, so that rate's extrapolation scales
+	// every target's increase alike (scrapes are 1 s apart).
+	t0 := time.Now()
+	time.Sleep(3 * time.Second)
+	a.stop(syscall.SIGTERM)
+	a = startRumdAt(t, addrA, append([]string{"--data", dirA}, args...)...)
+	phase2 := &sent{byCountry: map[string][]float64{}}
+	counts := map[string]float64{}
+	nodes[0] = a
+	for i, n := range nodes {
+		m := mixes[i]
+		m.n, m.median = m.n*2/3, m.median*1.8
+		before := len(phase2.all)
+		send(t, n, m, rng, phase2)
+		counts[strings.TrimPrefix(n.url, "http://")] = float64(len(phase2.all) - before)
+	}
+	counts[targets[1]] += float64(mixes[1].n) // B and C keep their first half
+	counts[targets[2]] += float64(mixes[2].n)
+	waitProm(t, prom, `histogram_count(sum by (instance) (`+fam+`{view="total"}))`, "instance", counts, 30*time.Second)
+	time.Sleep(3 * time.Second) // and ends on scrapes of the second half's end state
+	t1 := time.Now()
+	window := fmt.Sprintf("%ds", int(math.Ceil(t1.Sub(t0.Add(time.Second)).Seconds())))
+	check("rate total", `sum(rate(`+fam+`{view="total"}[`+window+`]))`, "", map[string][]float64{"": phase2.all}, t1)
+	check("rate country", `sum by (country) (rate(`+fam+`{view="country"}[`+window+`]))`, "country", phase2.byCountry, t1)
+
+	// Control: the same quantiles read from the cumulative counts (first half, less node A's,
+	// plus the second half) are not the second half's, so the checks above can fail.
+	var worst float64
+	for _, q := range qs {
+		res := prom.MustQuery(t, fmt.Sprintf(`histogram_quantile(%v, sum(%s{view="total"}))`, q, fam), t1)
+		exact := exactQuantile(phase2.all, q)
+		worst = max(worst, math.Abs(res[0].Float()-exact)/exact)
+	}
+	if worst < 0.05 {
+		t.Fatalf("control: cumulative quantiles within %.2f%% of the second half's; the rate check proves nothing", worst*100)
+	}
+}
