@@ -21,6 +21,7 @@ import (
 	"rumd/ingest/enrich"
 	"rumd/internal/geoipfile"
 	"rumd/internal/testutil"
+	"rumd/promexp"
 	"rumd/query"
 	"rumd/storage"
 )
@@ -69,7 +70,11 @@ func startServerAgg(t testing.TB, mod func(*Options, *enrich.Options), amod func
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(nil, reg, Deps{Pipeline: pipe, Engine: query.New(db, agg, ao.Views), Gatherer: reg}, so)
+	deps := Deps{Pipeline: pipe, Engine: query.New(db, agg, ao.Views), Gatherer: reg}
+	if len(ao.Totals.Views) > 0 {
+		deps.RUMGatherer = promexp.NewRegistry(promexp.NewCollector(agg, ao.Views))
+	}
+	srv, err := New(nil, reg, deps, so)
 	if err != nil {
 		t.Fatal(err)
 	}
