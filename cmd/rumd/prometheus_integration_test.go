@@ -10,6 +10,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -120,7 +122,8 @@ func TestPrometheusMergesNodes(t *testing.T) {
 	dirA := t.TempDir()
 	a := startRumdAt(t, addrA, append([]string{"--data", dirA}, args...)...)
 	b := startRumd(t, append([]string{"--data", t.TempDir()}, args...)...)
-	c := startRumd(t, append([]string{"--storage", "none"}, args...)...)
+	dataC := filepath.Join(t.TempDir(), "never")
+	c := startRumd(t, append([]string{"--storage", "none", "--data", dataC}, args...)...)
 	nodes := []*rumd{a, b, c}
 	var targets []string
 	for _, n := range nodes {
@@ -140,6 +143,11 @@ func TestPrometheusMergesNodes(t *testing.T) {
 	if ready.Components["storage"].Attributes["mode"] != "none" {
 		t.Fatalf("stateless node's readiness: %+v", ready)
 	}
+	defer func() {
+		if _, err := os.Stat(dataC); !os.IsNotExist(err) {
+			t.Errorf("stateless node touched its data directory: %v", err)
+		}
+	}()
 
 	rng := rand.New(rand.NewPCG(13, 14))
 	qs := []float64{0.5, 0.75, 0.95, 0.99}
@@ -229,5 +237,25 @@ func TestPrometheusMergesNodes(t *testing.T) {
 	}
 	if worst < 0.05 {
 		t.Fatalf("control: cumulative quantiles within %.2f%% of the second half's; the rate check proves nothing", worst*100)
+	}
+
+	// The PromQL examples of docs/scaling-out.md run and answer (the probe one has no probe
+	// traffic here, so it only has to parse).
+	for _, ex := range []struct {
+		expr string
+		want int
+	}{
+		{`histogram_quantile(0.75, sum(rate(rumd_lcp_milliseconds{view="total"}[5m])))`, 1},
+		{`histogram_quantile(0.95, sum by (country) (rate(rumd_ttfb_milliseconds{view="country"}[5m])))`, 3},
+		{`histogram_count(sum(rate(rumd_lcp_milliseconds{view="total"}[5m])))`, 1},
+		{`histogram_sum(sum(rate(rumd_ttfb_milliseconds{view="total"}[5m]))) / histogram_count(sum(rate(rumd_ttfb_milliseconds{view="total"}[5m])))`, 1},
+		{`histogram_fraction(0, 2500, sum(rate(rumd_lcp_milliseconds{view="total"}[5m])))`, 1},
+		{`histogram_quantile(0.75, sum by (variant) (rate(rumd_probe_total_milliseconds{view="variant,probe", probe="cdn-a"}[10m])))`, 0},
+		{`histogram_quantile(0.75, sum by (instance) (rate(rumd_lcp_milliseconds{view="total"}[5m])))`, 3},
+		{`histogram_quantile(0.5, sum(rate(rumd_cls{view="total"}[5m])))`, 1},
+	} {
+		if res := prom.MustQuery(t, ex.expr, t1); len(res) != ex.want {
+			t.Errorf("%s: %d results, want %d: %+v", ex.expr, len(res), ex.want, res)
+		}
 	}
 }
