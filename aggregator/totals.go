@@ -31,7 +31,7 @@ type TotalsOptions struct {
 // DefaultTotalsOptions keeps nothing until views are named; the idle time and series cap
 // are those used when they are.
 func DefaultTotalsOptions() TotalsOptions {
-	return TotalsOptions{IdleAfter: time.Hour, MaxSeries: 20000}
+	return TotalsOptions{IdleAfter: time.Hour, MaxSeries: 5000}
 }
 
 // Validate checks the options against the aggregator's views.

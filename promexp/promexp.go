@@ -93,7 +93,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			values = append(values, l[d])
 		}
 		values = append(values, v.String())
-		buckets := map[int]int64{}
+		buckets := make(map[int]int64, t.Buckets())
 		t.Each(func(i int, n uint64) { buckets[PrometheusIndex(i)] = int64(n) })
 		h, err := prometheus.NewConstNativeHistogram(desc, t.Count(), t.Sum(), buckets, nil, t.Zero(),
 			Schema, ZeroThreshold, time.Unix(born, 0), values...)

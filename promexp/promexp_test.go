@@ -2,6 +2,7 @@ package promexp
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -236,4 +237,59 @@ func TestSecondsWouldAddError(t *testing.T) {
 	if wsec <= wms || msec <= mms {
 		t.Fatalf("seconds re-bucketing err %.3f%% vs %.3f%%: the milliseconds choice would need revisiting", wsec*100, wms*100)
 	}
+}
+
+// BenchmarkGather is one scrape of /metrics/rum's registry: 500 pages × 3 countries, every
+// page metric, the default exposed views (total and each single dimension), one window
+// folded and one open.
+func BenchmarkGather(b *testing.B) {
+	now := time.Unix(1763683200, 0)
+	db, err := storage.Open(b.TempDir(), nil, nil, storage.DefaultOptions())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close(context.Background())
+	o := aggregator.DefaultOptions()
+	clock := now
+	o.Now, o.Tick = func() time.Time { return clock }, time.Hour
+	for _, v := range o.Views {
+		if v.Mask.Len() <= 1 {
+			o.Totals.Views = append(o.Totals.Views, v.Mask)
+		}
+	}
+	a, err := aggregator.Open(nil, nil, db, o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer a.Close(context.Background())
+	r := rand.New(rand.NewPCG(3, 4))
+	for minute := 0; minute < 2; minute++ {
+		at := now.Add(time.Duration(minute) * time.Minute)
+		for i := 0; i < 30000; i++ {
+			rec := &series.Record{Time: at.Unix()}
+			rec.Labels = series.Labels{fmt.Sprintf("/p%d", i%500), []string{"DE", "US", "JP"}[i%3], "desktop", "navigate", "none", ""}
+			for m := series.Metric(0); m < series.Metric(series.NumPageMetrics); m++ {
+				rec.Set(m, math.Exp(r.NormFloat64()*0.9+5+float64(m)*0.1))
+			}
+			a.Apply(rec)
+		}
+		if minute == 0 {
+			clock = now.Add(time.Minute + 3*time.Second) // the first window closes on Close's flush below
+		}
+	}
+	reg := NewRegistry(NewCollector(a, o.Views))
+	b.ReportAllocs()
+	b.ResetTimer()
+	n := 0
+	for i := 0; i < b.N; i++ {
+		mfs, err := reg.Gather()
+		if err != nil {
+			b.Fatal(err)
+		}
+		n = 0
+		for _, mf := range mfs {
+			n += len(mf.GetMetric())
+		}
+	}
+	b.ReportMetric(float64(n), "histograms")
 }

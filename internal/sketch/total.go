@@ -87,5 +87,16 @@ func (t *Total) Each(fn func(i int, n uint64)) {
 	}
 }
 
+// Buckets is the number of non-empty buckets.
+func (t *Total) Buckets() int {
+	n := 0
+	for _, x := range t.b {
+		if x > 0 {
+			n++
+		}
+	}
+	return n
+}
+
 // MemBytes is the memory t holds, for accounting.
 func (t *Total) MemBytes() int { return 48 + 8*cap(t.b) }
