@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -252,4 +253,72 @@ func benchRecords() []series.Record {
 		recs[i] = r
 	}
 	return recs
+}
+
+// TestTotalsGrowUnderConcurrentIngest: while records arrive from several goroutines and the
+// flush loop hands windows over, every read of the totals is at least the one before, and
+// the last read counts every record once.
+func TestTotalsGrowUnderConcurrentIngest(t *testing.T) {
+	base := int64(1763683200)
+	c := newClock(base)
+	st := mustStore(t)
+	a := mustOpen(t, st, c, func(o *Options) {
+		withTotals([]series.View{series.NewView(), series.NewView(series.Country)}, time.Hour, 1000)(o)
+		o.Tick, o.Grace = time.Millisecond, 0
+	})
+	defer a.Close(context.Background())
+	const writers, each = 4, 20000
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				if i%2000 == 0 && w == 0 {
+					c.set(c.t.Load() + 60) // a new minute: the flush loop closes the last one
+				}
+				r := rec(c.t.Load(), "/", []string{"DE", "US", "FR"}[i%3], float64(10+i%300))
+				for a.Add(&r) != nil {
+					time.Sleep(time.Millisecond)
+				}
+			}
+		}(w)
+	}
+	go func() { wg.Wait(); close(done) }()
+	var last uint64
+	reads := 0
+	check := func() uint64 {
+		n, _ := totalCounts(a)
+		if n["total|"] < last {
+			t.Fatalf("total went from %d to %d", last, n["total|"])
+		}
+		var byCountry uint64
+		for k, v := range n {
+			if k != "total|" {
+				byCountry += v
+			}
+		}
+		if byCountry != n["total|"] {
+			t.Fatalf("countries sum to %d, total %d", byCountry, n["total|"])
+		}
+		last, reads = n["total|"], reads+1
+		return last
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		select {
+		case <-done:
+			waitApplied(t, a, writers*each)
+			if got := check(); got != writers*each {
+				t.Fatalf("total %d, want %d", got, writers*each)
+			}
+			t.Logf("%d reads while ingesting", reads)
+			return
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("writers did not finish within 20 s (last total %d)", last)
+		}
+		check()
+	}
 }
