@@ -54,6 +54,8 @@ type Options struct {
 	// SlowDown is added to the handling of every record: for load-shedding drills and the
 	// tests that prove ingest sheds instead of growing memory. Zero in production.
 	SlowDown time.Duration
+	// Totals configures the cumulative counts of the Prometheus exposition.
+	Totals TotalsOptions
 }
 
 // DefaultOptions returns the defaults.
@@ -66,6 +68,7 @@ func DefaultOptions() Options {
 		Caps:      DefaultCaps(),
 		Now:       time.Now,
 		Tick:      250 * time.Millisecond,
+		Totals:    DefaultTotalsOptions(),
 	}
 }
 
@@ -116,7 +119,7 @@ func (o Options) Validate() error {
 	if o.Tick <= 0 {
 		return errors.New("tick must be positive")
 	}
-	return nil
+	return o.Totals.Validate(o.Views)
 }
 
 // Aggregator holds the windows in memory.
@@ -143,6 +146,8 @@ type Aggregator struct {
 
 	cardMu sync.Mutex
 	cards  map[int64]*cardinality
+
+	totals *totals // nil when nothing is exposed; guarded by viewMu
 
 	workers sync.WaitGroup
 	stop    chan struct{}
@@ -188,6 +193,7 @@ func Open(logger *slog.Logger, reg prometheus.Registerer, store Store, opts Opti
 		stop:  make(chan struct{}),
 	}
 	a.m = newMetrics(reg, a)
+	a.totals = newTotals(reg, opts.Views, opts.Totals)
 	// A restart in the same minute as the last flush buckets new beacons into the next
 	// minute, so a stored window is never written twice.
 	a.minOpen.Store(max(floor(opts.Now().Unix(), 60), store.Flushed()))

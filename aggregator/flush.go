@@ -85,6 +85,7 @@ func (a *Aggregator) detach(closeBefore int64) {
 		}
 		sh.mu.Unlock()
 	}
+	a.totals.fold(a.views, moved, closeBefore)
 	a.pending = append(a.pending, moved...)
 	sort.SliceStable(a.pending, func(i, j int) bool { return a.pending[i].start < a.pending[j].start })
 }

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"rumd/internal/testutil"
 	"rumd/ingest/enrich"
+	"rumd/internal/testutil"
 )
 
 // TestDatabasePinned checks that the database is pinned to one exact version, so every

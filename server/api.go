@@ -186,9 +186,16 @@ func (s *Server) series(c *fiber.Ctx) error {
 	if err != nil {
 		return s.queryError(c, endpoint, err)
 	}
+	asCSV, err := wantsCSV(c)
+	if err != nil {
+		return s.queryError(c, endpoint, err)
+	}
 	res, err := s.runQuery(ctx, p, p.Step)
 	if err != nil {
 		return s.queryError(c, endpoint, err)
+	}
+	if asCSV {
+		return s.writeCSV(c, p, res, true, "series")
 	}
 	ans := seriesAnswer{Metric: p.Metric.String(), Unit: p.Metric.Unit(), Step: p.Step, From: p.From, To: p.To,
 		View: res.View.Names(), Series: []seriesGroup{}}
@@ -226,9 +233,16 @@ func (s *Server) summary(c *fiber.Ctx) error {
 	if err != nil {
 		return s.queryError(c, endpoint, err)
 	}
+	asCSV, err := wantsCSV(c)
+	if err != nil {
+		return s.queryError(c, endpoint, err)
+	}
 	res, err := s.runQuery(ctx, p, 0)
 	if err != nil {
 		return s.queryError(c, endpoint, err)
+	}
+	if asCSV {
+		return s.writeCSV(c, p, res, false, "summary")
 	}
 	ans := summaryAnswer{Metric: p.Metric.String(), Unit: p.Metric.Unit(), From: p.From, To: p.To, View: res.View.Names(), Rows: []summaryRow{}}
 	for _, g := range res.Groups {

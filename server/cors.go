@@ -78,7 +78,7 @@ func (s *Server) public(path string) bool {
 		"/", "/home.js", "/home.css": // the home page asks for the token itself
 
 		return true
-	case "/metrics":
+	case "/metrics", s.opts.RUMMetricsPath:
 		return !s.opts.MetricsToken
 	}
 	return false

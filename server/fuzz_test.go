@@ -16,6 +16,7 @@ func FuzzQueryParams(f *testing.F) {
 		"metric=cls&step=1d&from=-30d", "metric=ttfb&step=5m&q=1,0", "metric=probe_total&by=probe",
 		"metric=ttfb&q=NaN", "metric=ttfb&step=-1", "metric=ttfb&from=1e99", "metric=ttfb&by=,,,",
 		"metric=ttfb&page=%00&country=%ff", "metric=ttfb&step=99999999999999999999",
+		"metric=ttfb&by=page&format=csv", "metric=ttfb&format=CSV", "metric=ttfb&format=",
 	} {
 		f.Add(s)
 	}

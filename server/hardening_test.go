@@ -18,6 +18,7 @@ import (
 
 	"rumd/aggregator"
 	"rumd/ingest/enrich"
+	"rumd/internal/series"
 	"rumd/internal/testutil"
 	"rumd/server/ratelimit"
 )
@@ -142,7 +143,8 @@ func TestTokenProtectsAllButPublicPaths(t *testing.T) {
 	const token = "s3cret-token-0123456789"
 	for _, metricsToken := range []bool{false, true} {
 		t.Run(fmt.Sprint("metrics_token=", metricsToken), func(t *testing.T) {
-			ts := startServer(t, func(o *Options, _ *enrich.Options) { o.Token, o.MetricsToken = token, metricsToken })
+			ts := startServerAgg(t, func(o *Options, _ *enrich.Options) { o.Token, o.MetricsToken = token, metricsToken },
+				func(ao *aggregator.Options) { ao.Totals.Views = []series.Mask{series.MaskOf()} })
 			get := func(path, auth string) int {
 				req, _ := http.NewRequest("GET", ts.url+path, nil)
 				if auth != "" {
@@ -168,6 +170,8 @@ func TestTokenProtectsAllButPublicPaths(t *testing.T) {
 				{"/readyz", "", 200},
 				{"/metrics", "", map[bool]int{false: 200, true: 401}[metricsToken]},
 				{"/metrics", "Bearer " + token, 200},
+				{"/metrics/rum", "", map[bool]int{false: 200, true: 401}[metricsToken]},
+				{"/metrics/rum", "Bearer " + token, 200},
 			} {
 				if got := get(tc.path, tc.auth); got != tc.want {
 					t.Errorf("GET %s (auth %q): %d, want %d", tc.path, tc.auth, got, tc.want)

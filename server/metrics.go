@@ -40,3 +40,10 @@ func (s *Server) metrics(c *fiber.Ctx) error {
 	h := promhttp.HandlerFor(s.deps.Gatherer, promhttp.HandlerOpts{})
 	return adaptor.HTTPHandler(h)(c)
 }
+
+// rumMetrics serves the sketches as native histograms; promhttp negotiates the protobuf
+// format Prometheus asks for when native histograms are enabled.
+func (s *Server) rumMetrics(c *fiber.Ctx) error {
+	h := promhttp.HandlerFor(s.deps.RUMGatherer, promhttp.HandlerOpts{})
+	return adaptor.HTTPHandler(h)(c)
+}

@@ -54,6 +54,9 @@ type Options struct {
 	// without the token, so that a graph URL works in an <img> tag; data formats (json,
 	// raw, csv) keep needing it.
 	PublicGraphs bool
+	// RUMMetricsPath is where Deps.RUMGatherer (the native-histogram exposition of the
+	// sketches, docs/scaling-out.md) is served, behind the same token rule as /metrics.
+	RUMMetricsPath string
 }
 
 // DefaultOptions returns the defaults of docs/design.md §2 and §3.
@@ -68,6 +71,8 @@ func DefaultOptions() Options {
 		IdleTimeout:   60 * time.Second,
 		RetryAfter:    5 * time.Second,
 		RateLimit:     ratelimit.DefaultOptions(),
+
+		RUMMetricsPath: "/metrics/rum",
 	}
 }
 
@@ -83,6 +88,9 @@ func (o Options) Validate() error {
 		if o.BoomerangPath == o.IngestPath {
 			return fmt.Errorf("boomerang path %q is the ingest path too", o.BoomerangPath)
 		}
+	}
+	if !strings.HasPrefix(o.RUMMetricsPath, "/") || strings.ContainsAny(o.RUMMetricsPath, " ?#:*") || o.RUMMetricsPath == "/metrics" || o.RUMMetricsPath == o.IngestPath {
+		return fmt.Errorf("rum metrics path %q must be a plain absolute path of its own like /metrics/rum", o.RUMMetricsPath)
 	}
 	if len(o.CORSOrigins) == 0 {
 		return errors.New("cors origins must list at least one origin, or \"*\"")
@@ -125,6 +133,8 @@ type Deps struct {
 	Engine   *query.Engine
 	// Gatherer is exposed at /metrics.
 	Gatherer prometheus.Gatherer
+	// RUMGatherer, when set, is exposed at Options.RUMMetricsPath.
+	RUMGatherer prometheus.Gatherer
 	// Checks make up the /readyz tree.
 	Checks []Check
 	// Mounts add routes of other packages.
@@ -196,6 +206,9 @@ func New(logger *slog.Logger, reg prometheus.Registerer, deps Deps, opts Options
 	s.app.Get("/api/v1/labels", s.labels)
 	s.app.Get("/api/v1/label/:dim/values", s.labelValues)
 	s.app.Get("/metrics", s.metrics)
+	if deps.RUMGatherer != nil {
+		s.app.Get(opts.RUMMetricsPath, s.rumMetrics)
+	}
 	s.app.Get("/healthz", s.healthz)
 	s.app.Get("/readyz", s.readyz)
 	for _, mount := range deps.Mounts {

@@ -21,6 +21,7 @@ import (
 	"rumd/ingest/enrich"
 	"rumd/internal/geoipfile"
 	"rumd/internal/testutil"
+	"rumd/promexp"
 	"rumd/query"
 	"rumd/storage"
 )
@@ -85,7 +86,11 @@ func startServerWith(t testing.TB, mod func(*Options, *enrich.Options), amod fun
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(nil, reg, Deps{Pipeline: pipe, Engine: eng, Gatherer: reg, Now: ao.Now}, so)
+	deps := Deps{Pipeline: pipe, Engine: eng, Gatherer: reg, Now: ao.Now}
+	if len(ao.Totals.Views) > 0 {
+		deps.RUMGatherer = promexp.NewRegistry(promexp.NewCollector(agg, ao.Views))
+	}
+	srv, err := New(nil, reg, deps, so)
 	if err != nil {
 		t.Fatal(err)
 	}

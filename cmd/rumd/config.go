@@ -75,6 +75,8 @@ type Config struct {
 	TestPage       testPageConfig    `yaml:"test_page"`
 	Query          queryConfig       `yaml:"query"`
 	ShutdownAfter  time.Duration     `yaml:"shutdown_timeout" validate:"gt=0"`
+	Storage        string            `yaml:"storage" validate:"oneof=badger none"`
+	Prometheus     prometheusConfig  `yaml:"prometheus"`
 
 	// Experiments are the A/B tests /test and /test/embed run (beaconjs checks them).
 	Experiments []beaconjs.Experiment `yaml:"experiments"`
@@ -141,6 +143,7 @@ func defaultConfig() Config {
 	c.TestPage.EmbedMaxSample = bj.EmbedMaxSample
 	c.Query.Timeout = query.DefaultOptions().Timeout
 	c.ShutdownAfter = 30 * time.Second
+	c.Storage, c.Prometheus = "badger", defaultPrometheusConfig()
 	return c
 }
 
@@ -273,6 +276,7 @@ func serveFlags(cfg *Config, configPath *string) *flag.FlagSet {
 	fs.Float64Var(&cfg.TestPage.EmbedMaxSample, "embed-max-sample", cfg.TestPage.EmbedMaxSample, "ceiling, in percent, of /test/embed?sample=")
 	fs.DurationVar(&cfg.Query.Timeout, "query-timeout", cfg.Query.Timeout, "time one query API or Graphite request may take before it is answered 503")
 	fs.DurationVar(&cfg.ShutdownAfter, "shutdown-timeout", cfg.ShutdownAfter, "time allowed to drain and flush on SIGTERM")
+	prometheusFlags(fs, cfg)
 	return fs
 }
 
@@ -425,7 +429,7 @@ type binding struct {
 	set func(c *Config, o *options) error
 }
 
-var bindings = []binding{
+var bindings = append([]binding{
 	{"ingest.path", func(c *Config, o *options) error {
 		o.server.IngestPath, o.snippet.Endpoint = c.Ingest.Path, c.Ingest.Path
 		return nil
@@ -507,7 +511,7 @@ var bindings = []binding{
 	}},
 	{"experiments", func(c *Config, o *options) error { o.snippet.Experiments = c.Experiments; return nil }},
 	{"query.timeout", func(c *Config, o *options) error { o.query.Timeout = c.Query.Timeout; return nil }},
-}
+}, prometheusBindings...)
 
 func setRetention(o *options, r storage.Res, d time.Duration) error {
 	o.storage.Retention[r], o.query.Retention[r] = d, d

@@ -119,6 +119,7 @@ func FuzzConfig(f *testing.F) {
 		"ingest: {path: /rum, body_limit: 2048, read_timeout: 1s}\n",
 		"test_page: {probes: [{name: a, url: 'https://a.example/p.gif?r={rand}'}]}\n",
 		"rate_limit: {per_address: 0, per_prefix: 0}\ntoken: 0123456789abcdef\n",
+		"storage: none\nprometheus: {views: [[country]], metrics: [ttfb], idle_after: 5m, max_series: 10}\n",
 		"listen: [1, 2]\n", "views: {a: b}\n", "&a [*a, *a]\n", "caps: {page: -1}\n",
 	} {
 		f.Add([]byte(s))
@@ -187,7 +188,7 @@ func TestEachBoundDeclaredOnce(t *testing.T) {
 		}
 		bound[b.key] = true
 	}
-	configOnly := map[string]bool{"listen": true, "data": true, "log_level": true, "pprof_listen": true, "shutdown_timeout": true}
+	configOnly := map[string]bool{"listen": true, "data": true, "log_level": true, "pprof_listen": true, "shutdown_timeout": true, "storage": true}
 	seen := map[string]bool{}
 	var walk func(typ reflect.Type, prefix string)
 	walk = func(typ reflect.Type, prefix string) {

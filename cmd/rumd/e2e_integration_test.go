@@ -39,6 +39,12 @@ func startRumd(t *testing.T, args ...string) *rumd {
 	return &rumd{Rumd: p, t: t, url: p.URL}
 }
 
+// startRumdAt is startRumd on a given address, to restart a node where a scraper expects it.
+func startRumdAt(t *testing.T, addr string, args ...string) *rumd {
+	t.Helper()
+	return startRumd(t, append([]string{"--listen", addr}, args...)...)
+}
+
 // stop signals rumd and waits for it; after SIGTERM it must exit cleanly.
 func (r *rumd) stop(sig syscall.Signal) {
 	r.t.Helper()

@@ -25,6 +25,7 @@ import (
 	"rumd/home"
 	"rumd/ingest"
 	"rumd/ingest/enrich"
+	"rumd/promexp"
 	"rumd/query"
 	"rumd/server"
 	"rumd/storage"
@@ -68,9 +69,11 @@ func serve(ctx context.Context, logger *slog.Logger, cfg *Config, ready chan<- s
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	store, err := storage.Open(cfg.Data, logger.With("component", "storage"), reg, o.storage)
-	if err != nil {
-		return err
+	var store sketchStore = &noStorage{}
+	if cfg.Storage != "none" {
+		if store, err = storage.Open(cfg.Data, logger.With("component", "storage"), reg, o.storage); err != nil {
+			return err
+		}
 	}
 	agg, err := aggregator.Open(logger.With("component", "aggregator"), reg, store, o.agg)
 	if err != nil {
@@ -99,11 +102,16 @@ func serve(ctx context.Context, logger *slog.Logger, cfg *Config, ready chan<- s
 		return err
 	}
 	gopts := graphite.DefaultOptions()
+	var rum prometheus.Gatherer
+	if len(o.agg.Totals.Views) > 0 {
+		rum = promexp.NewRegistry(promexp.NewCollector(agg, o.agg.Views))
+	}
 	srv, err := server.New(logger.With("component", "server"), reg, server.Deps{
-		Pipeline: pipe,
-		Engine:   eng,
-		Gatherer: reg,
-		Checks:   healthChecks(store, agg, enr),
+		Pipeline:    pipe,
+		Engine:      eng,
+		Gatherer:    reg,
+		RUMGatherer: rum,
+		Checks:      healthChecks(store, agg, enr),
 		Mounts: []func(fiber.Router) error{
 			func(r fiber.Router) error { return beaconjs.Mount(r, o.snippet) },
 			func(r fiber.Router) error { return graphite.Mount(r, eng, gopts) },
@@ -126,7 +134,7 @@ func serve(ctx context.Context, logger *slog.Logger, cfg *Config, ready chan<- s
 		store.Close(context.Background())
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	logger.Info("rumd serving", "addr", ln.Addr().String(), "data", cfg.Data, "geoip", o.enrich.GeoIPPath,
+	logger.Info("rumd serving", "addr", ln.Addr().String(), "storage", cfg.Storage, "data", cfg.Data, "geoip", o.enrich.GeoIPPath, "prometheus", rum != nil,
 		"ingest", o.server.IngestPath, "views", len(o.agg.Views), "version", version)
 	logStartURLs(logger, ln.Addr())
 	if ready != nil {
@@ -173,9 +181,14 @@ func serve(ctx context.Context, logger *slog.Logger, cfg *Config, ready chan<- s
 }
 
 // healthChecks builds the /readyz tree: storage, GeoIP database and aggregator queue.
-func healthChecks(store *storage.DB, agg *aggregator.Aggregator, enr *enrich.Enricher) []server.Check {
+func healthChecks(st sketchStore, agg *aggregator.Aggregator, enr *enrich.Enricher) []server.Check {
 	return []server.Check{
 		{Name: "storage", Check: func() server.Health {
+			store, ok := st.(*storage.DB)
+			if !ok {
+				return server.Health{Status: server.Healthy, Attributes: map[string]any{"mode": "none",
+					"note": "stateless node: nothing is kept on disk; the query and Graphite APIs see only the windows in memory"}}
+			}
 			h := server.Health{Status: server.Healthy, Attributes: map[string]any{"disk_bytes": store.DiskBytes()}}
 			if err := store.Check(); err != nil {
 				h.Status, h.Attributes["error"] = server.Critical, err.Error()

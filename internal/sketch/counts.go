@@ -12,12 +12,14 @@ type Counts struct {
 	zero uint32
 	base int32    // bucket index of b[0]
 	b    []uint32 // b[i] counts bucket base+i
+	sum  float64  // exact sum of the values, for the Prometheus exposition
 }
 
 const minIndexable = 0x1p-1022
 
 // Add counts one non-negative value.
 func (c *Counts) Add(v float64) {
+	c.sum += v
 	if !(v > minIndexable) { // zero, subnormal (and NaN, which validation never lets through)
 		c.zero++
 		return
@@ -68,12 +70,16 @@ func (c *Counts) Count() uint64 {
 	return n
 }
 
+// Sum is the exact sum of the values added.
+func (c *Counts) Sum() float64 { return c.sum }
+
 // Empty reports whether nothing was added.
 func (c *Counts) Empty() bool { return c.zero == 0 && len(c.b) == 0 }
 
 // Merge adds o's counts to c.
 func (c *Counts) Merge(o *Counts) {
 	c.zero += o.zero
+	c.sum += o.sum
 	for j, x := range o.b {
 		if x == 0 {
 			continue
@@ -107,4 +113,4 @@ func (c *Counts) Sketch() *ddsketch.DDSketch {
 }
 
 // MemBytes is the memory c holds, for accounting.
-func (c *Counts) MemBytes() int { return 32 + 4*cap(c.b) }
+func (c *Counts) MemBytes() int { return 40 + 4*cap(c.b) }
