@@ -152,6 +152,13 @@ func numbers(m map[string]any) map[string]float64 {
 // mustSite serves the fixture pages that carry the snippet or the embed, from their own origin.
 func mustSite(t testing.TB, rumdURL string) *httptest.Server {
 	t.Helper()
+	return mustSiteWith(t, rumdURL, false)
+}
+
+// mustSiteWith is mustSite; mask puts the navigator.webdriver mask at the top of each page,
+// for an engine that cannot run it before the page's scripts itself.
+func mustSiteWith(t testing.TB, rumdURL string, mask bool) *httptest.Server {
+	t.Helper()
 	read := func(name string) string {
 		b, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
@@ -182,7 +189,11 @@ func mustSite(t testing.TB, rumdURL string) *httptest.Server {
 			return
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Write([]byte(html))
+		body := []byte(html)
+		if mask {
+			body, _ = injectMask(body, "")
+		}
+		w.Write(body)
 	}))
 	t.Cleanup(srv.Close)
 	return srv

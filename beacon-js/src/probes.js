@@ -80,7 +80,10 @@ export const runProbes = async (probes, onResult) => {
 export const detailHidden = (e) => DETAIL.every((k) => !e[k]);
 
 // fromCache reports whether a probe shows positive evidence that a cache answered it: its
-// deliveryType says so, or it transferred nothing yet decoded a body. A transferSize of 0
-// alone is no evidence: WebKit reports it for every cross-origin fetch, and any browser for
-// a host without Timing-Allow-Origin; the probes are fetched no-store with a fresh token.
-export const fromCache = (e) => e.deliveryType === 'cache' || (e.transferSize === 0 && e.decodedBodySize > 0);
+// deliveryType says so, or its detail is visible (Timing-Allow-Origin) and it transferred
+// nothing yet decoded a body. A transferSize of 0 alone is no evidence: WebKit reports it
+// for every cross-origin fetch, and every browser for a host without Timing-Allow-Origin
+// (Firefox still gives a CORS response's decoded size); the probes are fetched no-store
+// with a fresh token.
+export const fromCache = (e) =>
+  e.deliveryType === 'cache' || (!detailHidden(e) && e.transferSize === 0 && e.decodedBodySize > 0);

@@ -67,12 +67,14 @@ func (p *Probe) opaque() bool {
 }
 
 // FromCache reports whether a probe shows positive evidence that a cache answered it: the
-// entry's deliveryType was "cache", or it transferred nothing yet decoded a body. The test
+// entry's deliveryType was "cache", or its detail marks are visible (Timing-Allow-Origin)
+// and it transferred nothing yet decoded a body; without Timing-Allow-Origin transferSize
+// is always 0 while Firefox still reports the decoded size of a CORS response. The test
 // page fetches every probe with a fresh token and no-store, so a transferSize of 0 alone is
 // no evidence: it is what a host without Timing-Allow-Origin reports, and what WebKit
 // reports for every cross-origin fetch (docs/design.md, "Engine quirks").
 func (p *Probe) FromCache() bool {
-	return p.DeliveryCache || (p.HasTransferSize && p.TransferSize == 0 && p.DecodedBodySize > 0)
+	return p.DeliveryCache || (!p.opaque() && p.HasTransferSize && p.TransferSize == 0 && p.DecodedBodySize > 0)
 }
 
 // values fills pv with the probe metrics Validate kept: every span of an entry with detail

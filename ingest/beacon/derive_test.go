@@ -61,6 +61,10 @@ func TestDerive(t *testing.T) {
 		{name: "cache hit: deliveryType cache", fixture: "beacon.json",
 			mut: func(b *Beacon) { b.Probes[0].DeliveryCache = true }, page: designPage,
 			nav: "navigate", variant: "cdn-b", cached: 1},
+		// Firefox, CORS without Timing-Allow-Origin: transferSize 0, decodedBodySize kept.
+		{name: "no Timing-Allow-Origin: a decoded size is no cache hit", fixture: "beacon.json",
+			mut: func(b *Beacon) { opaqueProbe(b); b.Probes[0].DecodedBodySize = 43 }, page: designPage,
+			nav: "navigate", variant: "cdn-b", probes: []want{{series.ProbeTotal: 141.5}}, opaque: 1},
 		// WebKit reports transferSize 0 and decodedBodySize 0 for every cross-origin fetch.
 		{name: "transferSize 0 alone is no cache hit", fixture: "beacon.json",
 			mut: func(b *Beacon) { b.Probes[0].TransferSize = 0 }, page: designPage,
