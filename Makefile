@@ -12,12 +12,16 @@ build:
 run: build
 	./$(BIN) serve
 
-# deps installs what the tests need beyond Go modules: Debian's Chromium for the browser
-# tests, and the snippet's pinned npm packages (web-vitals) for the snippet build check.
+# deps installs what the tests need beyond Go modules: Debian's Chromium, Firefox ESR and
+# WebKitGTK driver (with Xvfb) for the browser tests, the snippet's pinned npm packages
+# (web-vitals) for the snippet build check, and puppeteer-core for driving Firefox.
 deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; }
+	@{ command -v firefox-esr && command -v WebKitWebDriver && command -v Xvfb; } >/dev/null 2>&1 || { \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq firefox-esr webkit2gtk-driver xvfb) >/dev/null; }
 	@if [ -f beacon-js/package-lock.json ]; then cd beacon-js && npm ci --no-audit --no-fund --silent; fi
+	@cd beacon-js/firefox && npm ci --no-audit --no-fund --silent
 	$(GO) mod download
 
 test: deps test-unit test-fuzz test-integration

@@ -129,8 +129,10 @@ const engineLimits = (m, probes) => {
   const below = marks.filter((k) => m[k] < 0);
   if (below.length) out.push(['negative', 'marks before the page\'s time origin (' + below.map((k) => k + ' ' + m[k]).join(', ') + '): rumd leaves out the metrics that use them and keeps the rest']);
   if (!m.responseStart && m.responseEnd > 0) out.push(['concealed', 'responseStart is 0 (a response faster than this browser\'s whole-millisecond marks, or hidden by a cross-origin redirect): rumd leaves out TTFB and download and keeps the rest']);
-  const whole = marks.concat(['responseEnd', 'domInteractive']).every((k) => !m[k] || m[k] % 1 === 0) && performance.now() % 1 === 0;
-  if (whole) out.push(['whole-ms', 'timings in whole milliseconds only']);
+  const set = marks.concat(['responseEnd', 'domInteractive', 'loadEventEnd']).filter((k) => m[k]);
+  if (set.length >= 3 && set.every((k) => m[k] % 1 === 0)) {
+    out.push(['whole-ms', 'marks in whole milliseconds only: a response faster than 1 ms may show no TTFB']);
+  }
   if (probes.some((r) => r.timedBy === 'page')) out.push(['page-timed', 'no Resource Timing entry for some probes: the page timed them itself, total only']);
   if (probes.some((r) => !detailHidden(r) && r.transferSize === 0 && !fromCache(r))) out.push(['size-hidden', 'no transfer size for cross-origin probes: rumd does not take that for a cache hit']);
   if (!navigator.connection) out.push(['conn', 'no connection type (navigator.connection)']);
