@@ -181,6 +181,10 @@ func mustSiteWith(t testing.TB, rumdURL string, mask bool) *httptest.Server {
 		"/page-sample-off": withPre("sample-zero.html"),
 		"/next":            "<!doctype html><title>next</title><h1>next page</h1>",
 		"/embed-host":      read("embed-host.html"),
+		// A page under /test's policy for images that names no icon: the browser's own
+		// fetch of /favicon.ico breaks the policy (the positive control of the engines'
+		// check that /test has no such error).
+		"/no-icon": "<!doctype html><html><head><title>no icon</title></head><body>no icon</body></html>",
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		html, ok := pages[r.URL.Path]
@@ -189,6 +193,9 @@ func mustSiteWith(t testing.TB, rumdURL string, mask bool) *httptest.Server {
 			return
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		if r.URL.Path == "/no-icon" {
+			w.Header().Set("Content-Security-Policy", "default-src 'none'; img-src data:; script-src "+maskHash)
+		}
 		body := []byte(html)
 		if mask {
 			body, _ = injectMask(body, "")

@@ -170,6 +170,9 @@ func checkTestPage(t *testing.T, e engine, b browser) {
 	if n := rumd.metricValue(t, `rumd_probes_total{kept="cached_dropped"}`); n != 0 {
 		t.Errorf("%v probes taken for cache hits; every probe is fetched no-store with a fresh token", n)
 	}
+	if e.cspRecorded {
+		checkNoCSPError(t, b, rumd) // last: it leaves /test
+	}
 }
 
 func checkSnippet(t *testing.T, e engine, b browser) {
@@ -269,4 +272,23 @@ func checkBot(t *testing.T, e engine, b browser) {
 	if !bc.Webdriver && e.name != "chromium" { // headless Chromium is also known by its User-Agent
 		t.Errorf("automated %s sent webdriver false: %s", e.name, fmt.Sprint(string(got[0])))
 	}
+}
+
+// checkNoCSPError checks that /test, loaded in b, broke none of its Content-Security-Policy
+// (the browser's own fetch of /favicon.ico did, before the page named an empty icon), then
+// leaves for a page with the same image policy and no icon, where the error must show.
+func checkNoCSPError(t *testing.T, b browser, rumd *rumdServer) {
+	t.Helper()
+	var errs []string
+	if err := b.Eval(`window.__csp`, &errs); err != nil || errs == nil {
+		t.Fatalf("no CSP violation record on /test (%v): the preload did not run", err)
+	}
+	if len(errs) != 0 {
+		t.Errorf("/test broke its Content-Security-Policy: %q", errs)
+	}
+	web := mustSiteWith(t, rumd.Front, true)
+	mustGo(t, b, web.URL+"/no-icon")
+	waitEval(t, b, `window.__csp`, 10*time.Second, func(v []string) bool {
+		return len(v) > 0 && strings.Contains(strings.Join(v, " "), "favicon.ico")
+	})
 }

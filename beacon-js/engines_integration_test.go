@@ -60,16 +60,22 @@ type engine struct {
 	bareProbeTimed bool
 	// bfcache says the engine restores pages from the back-forward cache under automation.
 	bfcache bool
+	// cspRecorded says the engine's visitor tabs record CSP violations in window.__csp,
+	// and the engine fetches /favicon.ico by itself (so a page must name its icon).
+	cspRecorded bool
 }
 
 var engines = []engine{
 	{name: "chromium", start: startChromium, vitals: []string{"fcp", "lcp", "cls"}, bareProbeTimed: true, bfcache: true},
-	{name: "firefox", start: startFirefox, vitals: []string{"fcp", "lcp"}, lacks: []string{"cls"}, bareProbeTimed: true, bfcache: true},
-	{name: "webkit", start: startWebKit, maskByPage: true, vitals: []string{"fcp"}, lacks: []string{"lcp", "cls", "inp"}, bfcache: true},
+	{name: "firefox", start: startFirefox, vitals: []string{"fcp", "lcp"}, lacks: []string{"cls"}, bareProbeTimed: true, bfcache: true, cspRecorded: true},
+	{name: "webkit", start: startWebKit, maskByPage: true, vitals: []string{"fcp"}, lacks: []string{"lcp", "cls", "inp"}, bfcache: true, cspRecorded: true},
 }
 
-// maskScript makes navigator.webdriver false, as it is in a visitor's browser.
-const maskScript = `Object.defineProperty(Navigator.prototype, 'webdriver', {get: function () { return false; }, configurable: true});`
+// maskScript makes navigator.webdriver false, as it is in a visitor's browser, and records
+// the page's Content-Security-Policy violations in window.__csp for the tests to read (the
+// same as beacon-js/firefox/drive.mjs's preload script).
+const maskScript = `Object.defineProperty(Navigator.prototype, 'webdriver', {get: function () { return false; }, configurable: true});` +
+	`window.__csp = []; document.addEventListener('securitypolicyviolation', function (e) { window.__csp.push(e.violatedDirective + ' ' + e.blockedURI); });`
 
 // maskTag is maskScript as the first element of a page's head, and maskHash its CSP source.
 var (

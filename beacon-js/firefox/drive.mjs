@@ -23,8 +23,12 @@ const opt = (name) => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 
+// hideWebdriver is the preload script of a person's tab. It also records the page's
+// Content-Security-Policy violations in window.__csp, for the tests to read.
 const hideWebdriver = () => {
   Object.defineProperty(Navigator.prototype, 'webdriver', { get: () => false, configurable: true });
+  window.__csp = [];
+  document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));
 };
 
 const browser = await puppeteer.launch({
