@@ -126,6 +126,13 @@ func numbers(m map[string]any) map[string]float64 {
 // mustSite serves the fixture pages that carry the snippet or the embed, from their own origin.
 func mustSite(t testing.TB, rumdURL string) *httptest.Server {
 	t.Helper()
+	return mustSiteWith(t, rumdURL, false)
+}
+
+// mustSiteWith is mustSite; mask puts the navigator.webdriver mask at the top of each page,
+// for an engine that cannot run it before the page's scripts itself.
+func mustSiteWith(t testing.TB, rumdURL string, mask bool) *httptest.Server {
+	t.Helper()
 	read := func(name string) string {
 		b, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
@@ -148,6 +155,10 @@ func mustSite(t testing.TB, rumdURL string) *httptest.Server {
 		"/page-sample-off": withPre("sample-zero.html"),
 		"/next":            "<!doctype html><title>next</title><h1>next page</h1>",
 		"/embed-host":      read("embed-host.html"),
+		// A page under /test's policy for images that names no icon: the browser's own
+		// fetch of /favicon.ico breaks the policy (the positive control of the engines'
+		// check that /test has no such error).
+		"/no-icon": "<!doctype html><html><head><title>no icon</title></head><body>no icon</body></html>",
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		html, ok := pages[r.URL.Path]
@@ -156,7 +167,14 @@ func mustSite(t testing.TB, rumdURL string) *httptest.Server {
 			return
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Write([]byte(html))
+		if r.URL.Path == "/no-icon" {
+			w.Header().Set("Content-Security-Policy", "default-src 'none'; img-src data:; script-src "+maskHash)
+		}
+		body := []byte(html)
+		if mask {
+			body, _ = injectMask(body, "")
+		}
+		w.Write(body)
 	}))
 	t.Cleanup(srv.Close)
 	return srv

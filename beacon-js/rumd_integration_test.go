@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"rumd/internal/testutil"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -32,6 +33,10 @@ type rumdConfig struct {
 	Probes         [][2]string // name, URL
 	// Extra is YAML appended as it is, e.g. an experiments: block.
 	Extra string
+	// MaskWebdriver makes the recording proxy put the navigator.webdriver mask at the top
+	// of every HTML page rumd serves (and allow it in the page's CSP), for an engine that
+	// cannot run it before the page's scripts itself (docs/browsers.md).
+	MaskWebdriver bool
 }
 
 func (c rumdConfig) yaml() string {
@@ -56,6 +61,8 @@ type rumdServer struct {
 	Front string
 	proc  *testutil.Rumd
 
+	maskWebdriver bool
+
 	mu     sync.Mutex
 	posted [][]byte
 }
@@ -74,6 +81,31 @@ func (s *rumdServer) front(t testing.TB) {
 		t.Fatal(err)
 	}
 	proxy := httputil.NewSingleHostReverseProxy(target)
+	if s.maskWebdriver {
+		direct := proxy.Director
+		proxy.Director = func(r *http.Request) {
+			direct(r)
+			r.Header.Del("Accept-Encoding") // the page is rewritten: no compression
+		}
+		proxy.ModifyResponse = func(res *http.Response) error {
+			if !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
+				return nil
+			}
+			body, err := io.ReadAll(res.Body)
+			res.Body.Close()
+			if err != nil {
+				return err
+			}
+			body, csp := injectMask(body, res.Header.Get("Content-Security-Policy"))
+			if csp != "" {
+				res.Header.Set("Content-Security-Policy", csp)
+			}
+			res.Body = io.NopCloser(bytes.NewReader(body))
+			res.ContentLength = int64(len(body))
+			res.Header.Set("Content-Length", strconv.Itoa(len(body)))
+			return nil
+		}
+	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && r.URL.Path == "/timings" {
 			body, err := io.ReadAll(r.Body)
@@ -107,7 +139,7 @@ func mustStartRumd(t testing.TB, cfg rumdConfig) *rumdServer {
 		}
 	})
 	r := testutil.StartRumd(t, rumdBin, "--data", filepath.Join(dir, "data"), "--config", cfgPath)
-	s := &rumdServer{URL: r.URL, proc: r}
+	s := &rumdServer{URL: r.URL, proc: r, maskWebdriver: cfg.MaskWebdriver}
 	s.front(t)
 	return s
 }

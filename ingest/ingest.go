@@ -209,6 +209,7 @@ func (p *Pipeline) add(b *beacon.Beacon, cl *Client, recv time.Time) (beacon.Rea
 	}
 	p.m.accepted.Inc()
 	p.m.skew.Observe(beacon.Skew(b, recv))
+	b.EachDrop(p.m.drop)
 	if len(b.Probes) > 0 {
 		p.m.probesCached.Add(float64(cached))
 		p.m.probesOpaque.Add(float64(opaque))

@@ -54,17 +54,23 @@ func TestBodyCountsEveryBeaconOnce(t *testing.T) {
 	now := time.Now()
 	good := rumdtest.Beacon(now, "https://example.com/a?x=1", 300, 1800)
 	negative := rumdtest.Beacon(now, "https://example.com/b", 300, 1800)
-	negative["nt"].(map[string]any)["responseStart"] = -5.0
+	// performance.now() below zero: the page's clock cannot be trusted.
+	negative["now"], negative["origin"] = -1.0, negative["sent"].(float64)+1
+	// Firefox in a fresh tab: fetchStart and the DNS marks a few ms before the time origin
+	// drop dns only; the beacon is kept.
+	quirky := rumdtest.Beacon(now, "https://example.com/e", 300, 1800)
+	quirkyNT := quirky["nt"].(map[string]any)
+	quirkyNT["fetchStart"], quirkyNT["domainLookupStart"], quirkyNT["domainLookupEnd"] = -6.1, -5.9, -5.9
 	badVersion := rumdtest.Beacon(now, "https://example.com/c", 300, 1800)
 	badVersion["v"] = 9
 	named := rumdtest.Beacon(now, "https://example.com/d/123", 300, 1800)
 	named["page"] = "checkout"
-	batch := rumdtest.MustJSON(t, []any{good, negative, badVersion, named})
+	batch := rumdtest.MustJSON(t, []any{good, negative, badVersion, named, quirky})
 
 	cl := p.Client(&ingest.Request{Peer: netip.MustParseAddr("127.0.0.1"), UserAgent: chrome})
 	var res ingest.Result
 	p.Body(batch, &cl, now, &res)
-	if !res.Batch || res.Accepted != 2 || len(res.Refused) != 2 {
+	if !res.Batch || res.Accepted != 3 || len(res.Refused) != 2 {
 		t.Fatalf("batch: %+v", res)
 	}
 	if o := res.Refused[0]; o.Index != 1 || o.Reason != beacon.Negative || o.Detail == "" {
@@ -73,8 +79,11 @@ func TestBodyCountsEveryBeaconOnce(t *testing.T) {
 	if o := res.Refused[1]; o.Index != 2 || o.Reason != beacon.Malformed {
 		t.Errorf("second refusal %+v, want index 2 malformed", o)
 	}
-	if len(sink.got) != 2 || sink.got[0].Labels[series.Page] != "/a" || sink.got[1].Labels[series.Page] != "checkout" {
-		t.Errorf("records %+v", sink.got)
+	if len(sink.got) != 3 || sink.got[0].Labels[series.Page] != "/a" || sink.got[1].Labels[series.Page] != "checkout" {
+		t.Fatalf("records %+v", sink.got)
+	}
+	if q := sink.got[2]; q.Has&(1<<series.DNS) != 0 || q.Has&(1<<series.TTFB) == 0 || q.Has&(1<<series.Connect) == 0 {
+		t.Errorf("quirky beacon: has %b, want dns dropped, ttfb and connect kept", q.Has)
 	}
 	if sink.got[0].Labels[series.Country] != "XX" || sink.got[0].Labels[series.Device] != "desktop" {
 		t.Errorf("labels %q", sink.got[0].Labels)
@@ -94,8 +103,14 @@ func TestBodyCountsEveryBeaconOnce(t *testing.T) {
 			t.Errorf("rejected{%s} = %v, want %v", reason, got, want)
 		}
 	}
-	if got := rumdtest.MustMetric(t, reg, "rumd_beacons_accepted_total"); got != 2 {
-		t.Errorf("accepted = %v, want 2", got)
+	if got := rumdtest.MustMetric(t, reg, "rumd_beacons_accepted_total"); got != 3 {
+		t.Errorf("accepted = %v, want 3", got)
+	}
+	if got := rumdtest.MustMetric(t, reg, "rumd_metrics_dropped_total", "metric", "dns", "reason", "negative"); got != 1 {
+		t.Errorf("dropped{dns,negative} = %v, want 1", got)
+	}
+	if got := rumdtest.MustMetric(t, reg, "rumd_metrics_dropped_total", "metric", "ttfb", "reason", "negative"); got != 0 {
+		t.Errorf("dropped{ttfb,negative} = %v, want 0", got)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 
 	"rumd/ingest/beacon"
 	"rumd/ingest/boomerang"
+	"rumd/internal/series"
 )
 
 type metrics struct {
@@ -16,6 +17,9 @@ type metrics struct {
 	probesCached prometheus.Counter
 	probesOpaque prometheus.Counter
 	ignored      []prometheus.Counter // by boomerang.Kind, resolved once
+	// droppedBy counts the metrics Validate dropped from accepted beacons, by metric and
+	// reason (only the reasons of beacon.DropReasons are set).
+	droppedBy [series.NumMetrics][]prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -44,11 +48,21 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for _, k := range boomerang.IgnoredKinds() {
 		m.ignored[k] = ignored.WithLabelValues("boomerang", k.String())
 	}
+	dropped := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rumd_metrics_dropped_total",
+		Help: "Metrics left out of accepted beacons because a mark they need was unavailable or quirky, by metric and reason.",
+	}, []string{"metric", "reason"})
+	for metric := range m.droppedBy {
+		m.droppedBy[metric] = make([]prometheus.Counter, len(beacon.Reasons())+1)
+		for _, r := range beacon.DropReasons() {
+			m.droppedBy[metric][r] = dropped.WithLabelValues(series.Metric(metric).String(), r.String())
+		}
+	}
 	for _, r := range beacon.Reasons() {
 		m.rejectedBy = append(m.rejectedBy, m.rejected.WithLabelValues(r.String()))
 	}
 	if reg != nil {
-		reg.MustRegister(m.accepted, m.rejected, m.skew, probes, ignored)
+		reg.MustRegister(m.accepted, m.rejected, m.skew, probes, ignored, dropped)
 	}
 	return m
 }
@@ -56,5 +70,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 func (m *metrics) reject(r beacon.Reason, n int) {
 	if r > beacon.OK && int(r) <= len(m.rejectedBy) {
 		m.rejectedBy[r-1].Add(float64(n))
+	}
+}
+
+// drop counts one metric dropped from an accepted beacon.
+func (m *metrics) drop(metric series.Metric, r beacon.Reason) {
+	if int(metric) < len(m.droppedBy) && int(r) < len(m.droppedBy[metric]) && m.droppedBy[metric][r] != nil {
+		m.droppedBy[metric][r].Inc()
 	}
 }

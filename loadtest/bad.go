@@ -58,12 +58,11 @@ func spoil(r *rand.Rand, b *Beacon, v *View, reason string, variant int, dst []b
 			m[mResponseStart] = round1(m[mConnectEnd] + 0.1)
 		}
 	case "negative":
-		if variant%2 == 0 {
-			m[mFetchStart] = -round1(1 + 4*r.Float64())
-		} else {
-			b.HasINP = true
-			b.INP = -float64(8 * (1 + r.IntN(20)))
-		}
+		// performance.now() below zero, consistent with Date.now(): a clock rumd cannot
+		// trust. A mark or vital below zero only drops the metrics that use it
+		// (docs/design.md, "Rejection rules"), so it is no defect of the whole beacon.
+		b.Now = -round1(1 + 4*r.Float64() + float64(variant%7))
+		b.Origin = round1(b.Sent - b.Now)
 	case "future_mark":
 		// The load event "ended" after the page said it was sending: keep the clocks
 		// consistent so only the mark is wrong.
@@ -85,20 +84,29 @@ func spoil(r *rand.Rand, b *Beacon, v *View, reason string, variant int, dst []b
 		b.Sent = round1(b.Sent + skew)
 		b.Origin = round1(b.Origin + skew)
 	case "out_of_range":
-		if variant%2 == 0 {
-			b.CLS = 7.5
-		} else {
-			b.LCP = round1(150_000 + 10_000*r.Float64())
-			b.Now = round1(b.LCP + 30_000)
-			b.Origin = round1(b.Sent - b.Now)
+		// A number JSON can hold but a float cannot: it decodes to +Inf. A finite value
+		// above a ceiling only drops that metric.
+		key := []byte(`"now":`)
+		if variant%2 == 1 {
+			key = []byte(`"cls":`)
 		}
+		body, off := b.AppendJSON(dst)
+		return bytes.Replace(body, key, append(append([]byte(nil), key...), `1e400,"x":`...), 1), off, ua
 	case "concealed":
-		// A cross-origin redirect without Timing-Allow-Origin: the browser zeroes the
-		// connection and request marks, responseStart among them.
-		for _, i := range []int{mRedirectStart, mRedirectEnd, mDomainLookupStart, mDomainLookupEnd,
-			mConnectStart, mSecureConnectionStart, mConnectEnd, mRequestStart, mResponseStart} {
-			m[i] = 0
+		// Every timing hidden: a zero responseStart (a cross-origin redirect without
+		// Timing-Allow-Origin) and no vitals leave the beacon nothing to count.
+		for i := range m {
+			if i != mResponseEnd {
+				m[i] = 0
+			}
 		}
+		body, off := b.AppendJSON(dst)
+		if i := bytes.Index(body, []byte(`,"vitals":{`)); i >= 0 {
+			if j := bytes.IndexByte(body[i:], '}'); j >= 0 {
+				body = append(body[:i], body[i+j+1:]...)
+			}
+		}
+		return body, off, ua
 	case "bot":
 		if variant%2 == 0 {
 			ua = BotUAs[r.IntN(len(BotUAs))]

@@ -193,7 +193,16 @@ func TestEachRejectionReason(t *testing.T) {
 			return testutil.MustJSON(t, b)
 		}, nil, 413, "too_large"},
 		{"non_monotonic: responseStart before requestStart", func() []byte { b := good(); nt(b)["requestStart"] = 310.0; return testutil.MustJSON(t, b) }, nil, 400, "non_monotonic"},
-		{"negative: Firefox negative TTFB", func() []byte { b := good(); nt(b)["responseStart"] = -5.0; return testutil.MustJSON(t, b) }, nil, 400, "negative"},
+		{"negative: performance.now() below zero", func() []byte {
+			b := good()
+			b["now"], b["origin"] = -1.0, b["sent"].(float64)+1
+			return testutil.MustJSON(t, b)
+		}, nil, 400, "negative"},
+		{"accepted: Firefox fresh tab, fetchStart and DNS marks below zero (dns dropped)", func() []byte {
+			b := good()
+			nt(b)["fetchStart"], nt(b)["domainLookupStart"], nt(b)["domainLookupEnd"] = -6.0, -5.5, -5.5
+			return testutil.MustJSON(t, b)
+		}, nil, 204, "dns/negative"},
 		{"future_mark: TTFB beyond performance.now()", func() []byte {
 			b := good()
 			nt(b)["loadEventEnd"] = b["now"].(float64) + 500
@@ -204,16 +213,32 @@ func TestEachRejectionReason(t *testing.T) {
 			b := testutil.Beacon(now.Add(-25*time.Hour), "https://example.com/", 300, 1800)
 			return testutil.MustJSON(t, b)
 		}, nil, 400, "clock_skew"},
-		{"out_of_range: LCP of 10 minutes", func() []byte {
+		{"out_of_range: a number too large for a float", func() []byte {
+			b := good()
+			b["vitals"].(map[string]any)["lcp"] = json.Number("1e400")
+			return testutil.MustJSON(t, b)
+		}, nil, 400, "out_of_range"},
+		{"accepted: LCP of 10 minutes (lcp dropped)", func() []byte {
 			b := good()
 			b["vitals"].(map[string]any)["lcp"] = 600000.0
 			b["now"] = 700000.0
 			b["origin"] = b["sent"].(float64) - 700000
 			return testutil.MustJSON(t, b)
-		}, nil, 400, "out_of_range"},
-		{"concealed: responseStart 0 after a cross-origin redirect", func() []byte {
+		}, nil, 204, "lcp/out_of_range"},
+		{"accepted: WebKit responseStart 0 on a sub-ms response (ttfb dropped)", func() []byte {
 			b := good()
 			nt(b)["responseStart"] = 0.0
+			return testutil.MustJSON(t, b)
+		}, nil, 204, "ttfb/concealed"},
+		{"concealed: no timing left at all", func() []byte {
+			b := good()
+			delete(b, "vitals")
+			for k := range nt(b) {
+				if k != "nextHopProtocol" {
+					nt(b)[k] = 0.0
+				}
+			}
+			nt(b)["responseEnd"] = 120.0
 			return testutil.MustJSON(t, b)
 		}, nil, 400, "concealed"},
 		{"bot: navigator.webdriver", func() []byte { b := good(); b["webdriver"] = true; return testutil.MustJSON(t, b) }, nil, 400, "bot"},
@@ -223,6 +248,10 @@ func TestEachRejectionReason(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			before := ts.counter(t, "rumd_beacons_rejected_total", "reason", tc.reason)
 			acceptedBefore := ts.counter(t, "rumd_beacons_accepted_total", "", "")
+			var droppedBefore float64
+			if metric, reason, ok := strings.Cut(tc.reason, "/"); ok {
+				droppedBefore, _ = testutil.MetricValue(t, ts.reg, "rumd_metrics_dropped_total", "metric", metric, "reason", reason)
+			}
 			status, hdr, body := ts.post(t, tc.body(), tc.hdr)
 			if status != tc.status {
 				t.Fatalf("status %d, want %d; body %s", status, tc.status, body)
@@ -230,9 +259,15 @@ func TestEachRejectionReason(t *testing.T) {
 			if hdr.Get("Access-Control-Allow-Origin") != "*" {
 				t.Fatalf("no CORS header on a %d answer", status)
 			}
-			if tc.reason == "" {
+			if tc.status == 204 {
 				if got := ts.counter(t, "rumd_beacons_accepted_total", "", ""); got != acceptedBefore+1 {
 					t.Fatalf("accepted counter %v → %v", acceptedBefore, got)
+				}
+				if metric, reason, ok := strings.Cut(tc.reason, "/"); ok {
+					got, _ := testutil.MetricValue(t, ts.reg, "rumd_metrics_dropped_total", "metric", metric, "reason", reason)
+					if got != droppedBefore+1 {
+						t.Fatalf("rumd_metrics_dropped_total{metric=%q,reason=%q} %v → %v", metric, reason, droppedBefore, got)
+					}
 				}
 				return
 			}
@@ -290,11 +325,11 @@ func TestBatchAnswersPerIndex(t *testing.T) {
 	now := time.Now()
 	good := testutil.Beacon(now, "https://example.com/a", 200, 1000)
 	bad := testutil.Beacon(now, "https://example.com/b", 200, 1000)
-	nt(bad)["responseStart"] = -1.0
+	nt(bad)["requestStart"] = nt(bad)["responseStart"].(float64) + 1
 	status, _, body := ts.post(t, testutil.MustJSON(t, []any{good, bad, good}), nil)
 	var ans batchAnswer
 	if err := json.Unmarshal(body, &ans); err != nil || status != 200 || ans.Accepted != 2 || len(ans.Rejected) != 1 ||
-		ans.Rejected[0].Index != 1 || ans.Rejected[0].Reason != "negative" {
+		ans.Rejected[0].Index != 1 || ans.Rejected[0].Reason != "non_monotonic" {
 		t.Fatalf("mixed batch: %d %s", status, body)
 	}
 	status, _, body = ts.post(t, testutil.MustJSON(t, []any{good, good}), nil)

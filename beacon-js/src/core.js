@@ -123,13 +123,14 @@ export class View {
     return b;
   }
 
-  // send posts the beacon once; later calls return the body already sent (or null when
-  // nothing was sent because the page was never shown, e.g. an unactivated prerender).
-  send(extra) {
+  // send posts the beacon once, with poster (default post); later calls return the body
+  // already sent (or null when nothing was sent because the page was never shown, e.g. an
+  // unactivated prerender).
+  send(extra, poster) {
     if (this.sent !== null || D.prerendering) return this.sent;
     const body = JSON.stringify(this.beacon(extra));
     this.sent = body;
-    post(this.endpoint, body);
+    (poster || post)(this.endpoint, body);
     return body;
   }
 }

@@ -31,21 +31,35 @@ const entryFor = async (url) => {
   return null;
 };
 
-// runProbe fetches one probe and returns its beacon entry, or null when the fetch left no
-// timing entry. The fetch is a CORS one: Chrome records no entry at all for a no-cors fetch.
-// A host without Access-Control-Allow-Origin makes the fetch fail after its response headers
-// arrived; its entry still times the total, and the page flags the missing detail.
+// runProbe fetches one probe and returns its beacon entry, or null when it failed. The fetch
+// is a CORS one: Chrome records no entry at all for a no-cors fetch. A host without
+// Access-Control-Allow-Origin makes the fetch fail after its response headers arrived;
+// Chromium and Firefox still time it in an entry (total only), WebKit leaves none. A fetch
+// that succeeded but left no entry is timed by the page itself, around the fetch and the
+// read of its body: the total only, marked timedBy "page".
 export const runProbe = async (p) => {
   const url = new URL(probeURL(p.url), location.href).href;
+  const now = () => performance.now();
+  const t0 = now();
+  let t1 = 0;
   try {
     const res = await fetch(url, { cache: 'no-store' });
     await res.arrayBuffer();
+    if (res.ok) t1 = now();
   } catch (e) {}
   const e = await entryFor(url);
-  if (!e || !(e.responseEnd > 0)) return null;
   const out = { name: p.name, url };
+  if (!e || !(e.responseEnd > 0)) {
+    if (!t1) return null;
+    out.startTime = ms(t0);
+    out.responseEnd = ms(t1);
+    out.timedBy = 'page';
+    return out;
+  }
   for (const k of MARKS) out[k] = ms(e[k]);
-  out.transferSize = e.transferSize || 0;
+  // Sizes only where the browser reports them: a missing one is unknown, not 0.
+  for (const k of ['transferSize', 'decodedBodySize']) if (typeof e[k] == 'number') out[k] = e[k];
+  if (e.deliveryType) out.deliveryType = e.deliveryType;
   if (e.nextHopProtocol) out.nextHopProtocol = e.nextHopProtocol;
   return out;
 };
@@ -65,5 +79,11 @@ export const runProbes = async (probes, onResult) => {
 // detailHidden reports whether every detail mark is 0: the host sent no Timing-Allow-Origin.
 export const detailHidden = (e) => DETAIL.every((k) => !e[k]);
 
-// fromCache reports whether a probe with visible detail transferred nothing: a cache answered.
-export const fromCache = (e) => !detailHidden(e) && !e.transferSize;
+// fromCache reports whether a probe shows positive evidence that a cache answered it: its
+// deliveryType says so, or its detail is visible (Timing-Allow-Origin) and it transferred
+// nothing yet decoded a body. A transferSize of 0 alone is no evidence: WebKit reports it
+// for every cross-origin fetch, and every browser for a host without Timing-Allow-Origin
+// (Firefox still gives a CORS response's decoded size); the probes are fetched no-store
+// with a fresh token.
+export const fromCache = (e) =>
+  e.deliveryType === 'cache' || (!detailHidden(e) && e.transferSize === 0 && e.decodedBodySize > 0);

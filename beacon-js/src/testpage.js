@@ -1,7 +1,7 @@
 // The test page (/test): shows visitors their own page load as a waterfall, their web
 // vitals, the probe timings and the exact beacon sent, so a network change can be checked
 // by eye.
-import { guard, navigation, onLeave, track } from './core.js';
+import { guard, navigation, onLeave, post, track } from './core.js';
 import { afterLoad, config } from './page.js';
 import { DETAIL, detailHidden, fromCache, runProbes } from './probes.js';
 
@@ -98,9 +98,11 @@ const probeRow = (p, r) => {
   let flag = '';
   let note = 'ok';
   if (r === undefined) note = 'waiting…';
-  else if (!r) [flag, note] = ['failed', 'failed: no response, or no timing entry'];
-  else if (detailHidden(r)) [flag, note] = ['no-tao', 'detail hidden (no Timing-Allow-Origin or CORS header): only the total counts'];
+  else if (!r) [flag, note] = ['failed', 'failed: no response readable and no timing entry (a host without CORS headers, in WebKit)'];
+  else if (r.timedBy === 'page') [flag, note] = ['page-timed', 'no Resource Timing entry from this browser: the page timed the fetch, only the total counts'];
   else if (fromCache(r)) [flag, note] = ['cache', 'served from cache: not counted'];
+  else if (detailHidden(r)) [flag, note] = ['no-tao', 'detail hidden (no Timing-Allow-Origin or CORS header): only the total counts'];
+  else if (r.transferSize === 0) note = 'ok (this browser hides the size: not taken for a cache hit)';
   const tr = row([p.name, d('domainLookupStart', 'domainLookupEnd'), d('connectStart', 'connectEnd'),
     r && r.secureConnectionStart ? fmt(r.connectEnd - r.secureConnectionStart) : '–',
     d('startTime', 'responseStart'), d('startTime', 'responseEnd'),
@@ -110,6 +112,77 @@ const probeRow = (p, r) => {
   if (flag) tr.className = 'flag';
   tr.title = r ? r.url : p.url;
   return tr;
+};
+
+// engineLimits lists what this browser cannot report, each as [key, text]; the page shows
+// them so that a missing number is explained rather than guessed at.
+const engineLimits = (m, probes) => {
+  const out = [];
+  const PO = window.PerformanceObserver;
+  const types = (PO && PO.supportedEntryTypes) || [];
+  for (const [type, key, name] of [['largest-contentful-paint', 'lcp', 'Largest Contentful Paint'],
+    ['layout-shift', 'cls', 'Cumulative Layout Shift'], ['event', 'inp', 'Interaction to Next Paint']]) {
+    if (types.indexOf(type) < 0) out.push([key, 'no ' + name + ' (' + key.toUpperCase() + '): this browser does not measure it']);
+  }
+  if (!navigation().nt) out.push(['nt1', 'Navigation Timing Level 1 only: marks on the wall clock, no transfer size']);
+  const marks = ['fetchStart', 'domainLookupStart', 'domainLookupEnd', 'connectStart', 'connectEnd', 'requestStart', 'responseStart'];
+  const below = marks.filter((k) => m[k] < 0);
+  if (below.length) out.push(['negative', 'marks before the page\'s time origin (' + below.map((k) => k + ' ' + m[k]).join(', ') + '): rumd leaves out the metrics that use them and keeps the rest']);
+  if (!m.responseStart && m.responseEnd > 0) out.push(['concealed', 'responseStart is 0 (a response faster than this browser\'s whole-millisecond marks, or hidden by a cross-origin redirect): rumd leaves out TTFB and download and keeps the rest']);
+  const set = marks.concat(['responseEnd', 'domInteractive', 'loadEventEnd']).filter((k) => m[k]);
+  if (set.length >= 3 && set.every((k) => m[k] % 1 === 0)) {
+    out.push(['whole-ms', 'marks in whole milliseconds only: a response faster than 1 ms may show no TTFB']);
+  }
+  if (probes.some((r) => r.timedBy === 'page')) out.push(['page-timed', 'no Resource Timing entry for some probes: the page timed them itself, total only']);
+  if (probes.some((r) => !detailHidden(r) && r.transferSize === 0 && !fromCache(r))) out.push(['size-hidden', 'no transfer size for cross-origin probes: rumd does not take that for a cache hit']);
+  if (!navigator.connection) out.push(['conn', 'no connection type (navigator.connection)']);
+  return out;
+};
+
+const renderLimits = (limits) => {
+  const ul = $('limits');
+  ul.textContent = '';
+  for (const [key, text] of limits) {
+    const li = el('li', text);
+    li.setAttribute('data-limit', key);
+    ul.appendChild(li);
+  }
+  if (!limits.length) ul.appendChild(el('li', 'none: this browser reports every metric rumd collects'));
+};
+
+// sendForVerdict posts the beacon with a keepalive fetch and shows rumd's answer: accepted,
+// or refused with its reason and detail. Where fetch cannot send at all it falls back to
+// sendBeacon, whose answer no page can read. A fetch that failed after sending is not sent
+// again: a page view is reported once.
+const sendForVerdict = (url, body) => {
+  const show = (state, text) => {
+    const v = $('verdict');
+    v.setAttribute('data-verdict', state);
+    v.textContent = text;
+  };
+  show('waiting', 'Sent; waiting for rumd\'s answer…');
+  let req;
+  try {
+    req = fetch(url, {
+      method: 'POST', body, keepalive: true, credentials: 'omit',
+      headers: { 'Content-Type': 'text/plain;charset=UTF-8' },
+    });
+  } catch (e) {
+    post(url, body);
+    show('unknown', 'Sent with sendBeacon: this browser cannot read rumd\'s answer.');
+    return;
+  }
+  req.then(async (res) => {
+    if (res.ok) {
+      show('accepted', 'rumd accepted this page view (HTTP ' + res.status + ').');
+      return;
+    }
+    let j = {};
+    try {
+      j = await res.json();
+    } catch (e) {}
+    show('refused', 'rumd refused this page view: ' + (j.reason || 'HTTP ' + res.status) + (j.error ? ' (' + j.error + ')' : '') + '.');
+  }, (e) => show('unknown', 'Sent, but rumd\'s answer could not be read: ' + e + '.'));
 };
 
 // renderExperiment says which experiment arm this page view got, with links that force each
@@ -150,12 +223,12 @@ guard(() => {
   $('detail').textContent = DETAIL.join(', ');
 
   const send = () => {
-    const body = view.send(view === first ? { variant, probes } : { variant });
+    const body = view.send(view === first ? { variant, probes } : { variant }, sendForVerdict);
     if (body) {
       $('json').textContent = JSON.stringify(JSON.parse(body), null, 2);
       $('bytes').textContent = body.length + ' bytes, sent to ' + cfg.endpoint;
       document.body.setAttribute('data-state', 'sent');
-      $('status').textContent = 'Done. This page view was reported once; reload to measure again.';
+      $('status').textContent = 'Done. This page view was sent once (the answer from rumd is below); reload to measure again.';
     }
   };
   onLeave(send);
@@ -173,6 +246,7 @@ guard(() => {
       // what the beacon carries.
       setTimeout(guard(() => {
         renderWaterfall(marks(), first.vitals);
+        renderLimits(engineLimits(marks(), probes));
         send();
       }), 300);
     }));

@@ -1,10 +1,12 @@
 // Package beacon holds the first stage of ingest: it decodes the v1 beacon wire format
-// (docs/design.md §2), validates a beacon against the rejection rules (docs/design.md §3) and derives the
-// page and probe metrics that the aggregator adds to its sketches. Everything here is a pure
-// function of its inputs: no HTTP, no clocks, no metrics; the server wires it to those.
+// (docs/design.md), validates a beacon against the rejection rules (docs/design.md,
+// "Rejection rules") and derives the page and probe metrics that the aggregator adds to its
+// sketches. Everything here is a pure function of its inputs: no HTTP, no clocks, no
+// metrics; the server wires it to those.
 //
-// The per-beacon path is Decode → Validate → Derive. Validate checks, in this order, and
-// returns the first reason that applies:
+// The per-beacon path is Decode → Validate → Derive. A whole beacon is refused only when it
+// is not a beacon, comes from a robot, or its clock cannot be trusted. Validate checks, in
+// this order, and returns the first reason that applies:
 //
 //  1. malformed     a beacon not built by Decode without error (unknown version)
 //  2. bot           navigator.webdriver is true; a robot's timings are not judged further,
@@ -14,20 +16,22 @@
 //     then the marks are converted to Level 2 marks relative to navigationStart
 //  5. clock_skew    |sent − receive time| > MaxSkew
 //  6. clock_jump    |sent − (origin + now)| > JumpTolerance + now·JumpPerMille/1000
-//  7. negative      a negative mark, vital, size or derived duration (dns, connect, tls,
-//     download, probe durations)
+//  7. negative      performance.now() at send below zero
 //  8. future_mark   a mark (or fcp, lcp) later than the client's performance.now() at send
 //     (more than the snippet's 0.1 ms rounding)
-//  9. non_monotonic marks out of their spec order, absent (0) marks skipped
-//  10. concealed    responseStart absent (0): the browser hid the document's timing, as
-//     after a cross-origin redirect (web-vitals#275)
-//  11. out_of_range a derived timing above MaxTiming, or CLS above MaxCLS
+//  9. non_monotonic two present (> 0) marks out of their spec order
+//
+// Then a mark that is unavailable or quirky drops only the metrics derived from it (see
+// drop.go): negative (a mark or vital below zero), concealed (responseStart 0 while
+// responseEnd is set; a DNS or connect span missing its start) and out_of_range (a derived
+// timing above MaxTiming, CLS above MaxCLS). A beacon left with no metric at all is refused
+// with the reason of its first drop, or concealed when it had none to drop.
 //
 // The clock checks come before the mark checks because a stepped or skewed clock explains
-// the mark errors it causes; the ceilings come last so that a mark a day in the future is
-// reported as future_mark, not as a long download. A beacon that has both nt and nt1 is
-// judged on nt alone.
+// the mark errors it causes. A beacon that has both nt and nt1 is judged on nt alone.
 package beacon
+
+import "rumd/internal/series"
 
 // Mark indexes the navigation marks of a beacon's nt (Level 2) and nt1 (Level 1) objects, in
 // their spec order. NavigationStart exists only in Level 1; ActivationStart only in Level 2
@@ -158,13 +162,21 @@ type Probe struct {
 	Marks           [NumProbeMarks]float64
 	TransferSize    float64
 	HasTransferSize bool // false: the browser did not report transferSize (cache unknown)
+	// DecodedBodySize is the body's size after decoding; with transferSize 0 it is the
+	// evidence that a cache answered (0 without Timing-Allow-Origin, or when not sent).
+	DecodedBodySize float64
+	// DeliveryCache is true when the entry's deliveryType was "cache".
+	DeliveryCache   bool
 	NextHopProtocol string
+	// Dropped says, per probe metric (index metric − series.ProbeDNS), why Validate dropped
+	// it; OK means kept.
+	Dropped [series.NumProbeMetrics]Reason
 }
 
 // MaxProbes bounds the probes of one beacon; a beacon with more is malformed.
 const MaxProbes = 32
 
-// Beacon is one decoded v1 beacon (docs/design.md §2). Its strings share the memory of one copy of
+// Beacon is one decoded v1 beacon (docs/design.md). Its strings share the memory of one copy of
 // the request body made by Decode: they stay valid after the body buffer is reused.
 type Beacon struct {
 	V         int
@@ -188,6 +200,9 @@ type Beacon struct {
 
 	Vitals Vitals
 	Probes []Probe
+
+	// Dropped says, per page metric, why Validate dropped it; OK means kept.
+	Dropped [series.NumPageMetrics]Reason
 }
 
 // The navigation types of the "nav" field. Decode also accepts "back-forward" and stores it

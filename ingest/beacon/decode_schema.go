@@ -480,6 +480,11 @@ func (d *decoder) probe(p *Probe, idx int) {
 				d.keep(k, fProbeURL, idx)
 			case "transferSize":
 				p.TransferSize, p.HasTransferSize = d.number(k)
+			case "decodedBodySize":
+				p.DecodedBodySize, _ = d.number(k)
+			case "deliveryType":
+				s, _ := d.string(k)
+				p.DeliveryCache = s == "cache"
 			case "nextHopProtocol":
 				d.keep(k, fProbeHop, idx)
 			default:

@@ -125,6 +125,12 @@ func TestDecodeNormalises(t *testing.T) {
 			func(b *Beacon) bool { return b.HasNT1 && !b.HasNT && !b.HasOrigin }},
 		{"transferSize presence", head + `,"url":"/","probes":[{"name":"a","startTime":1},{"name":"b","transferSize":0}]}`,
 			func(b *Beacon) bool { return !b.Probes[0].HasTransferSize && b.Probes[1].HasTransferSize }},
+		{"probe cache evidence", head + `,"url":"/","probes":[{"name":"a","decodedBodySize":43,"deliveryType":"cache"},` +
+			`{"name":"b","deliveryType":""},{"name":"c","deliveryType":null,"timedBy":"page"}]}`,
+			func(b *Beacon) bool {
+				p := b.Probes
+				return p[0].DecodedBodySize == 43 && p[0].DeliveryCache && !p[1].DeliveryCache && !p[2].DeliveryCache
+			}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -55,9 +55,30 @@ func TestDerive(t *testing.T) {
 		{name: "probe without Timing-Allow-Origin counts only probe_total", fixture: "beacon.json",
 			mut: opaqueProbe, page: designPage, nav: "navigate", variant: "cdn-b",
 			probes: []want{{series.ProbeTotal: 141.5}}, opaque: 1},
-		{name: "cache hit dropped", fixture: "beacon.json",
-			mut: func(b *Beacon) { b.Probes[0].TransferSize = 0 }, page: designPage,
+		{name: "cache hit: nothing transferred, a body decoded", fixture: "beacon.json",
+			mut: func(b *Beacon) { b.Probes[0].TransferSize, b.Probes[0].DecodedBodySize = 0, 43 }, page: designPage,
 			nav: "navigate", variant: "cdn-b", cached: 1},
+		{name: "cache hit: deliveryType cache", fixture: "beacon.json",
+			mut: func(b *Beacon) { b.Probes[0].DeliveryCache = true }, page: designPage,
+			nav: "navigate", variant: "cdn-b", cached: 1},
+		// Firefox, CORS without Timing-Allow-Origin: transferSize 0, decodedBodySize kept.
+		{name: "no Timing-Allow-Origin: a decoded size is no cache hit", fixture: "beacon.json",
+			mut: func(b *Beacon) { opaqueProbe(b); b.Probes[0].DecodedBodySize = 43 }, page: designPage,
+			nav: "navigate", variant: "cdn-b", probes: []want{{series.ProbeTotal: 141.5}}, opaque: 1},
+		// WebKit reports transferSize 0 and decodedBodySize 0 for every cross-origin fetch.
+		{name: "transferSize 0 alone is no cache hit", fixture: "beacon.json",
+			mut: func(b *Beacon) { b.Probes[0].TransferSize = 0 }, page: designPage,
+			nav: "navigate", variant: "cdn-b", probes: []want{designProbe}},
+		{name: "dropped metrics are left out", fixture: "beacon.json",
+			mut: func(b *Beacon) {
+				b.NT.Marks[DomainLookupStart] = -4.2 // Firefox, fresh tab
+				b.NT.Marks[ResponseStart] = 0        // WebKit, sub-ms response
+				b.Probes[0].Marks[PConnectStart] = -1
+			},
+			page: want{series.Connect: 40.1, series.TLS: 25.2, series.DOMInteractive: 600.1, series.DCL: 640,
+				series.Load: 1200.4, series.FCP: 400.2, series.LCP: 900.5, series.CLS: 0.02, series.INP: 120},
+			nav: "navigate", variant: "cdn-b",
+			probes: []want{{series.ProbeDNS: 29.8, series.ProbeTLS: 25, series.ProbeTTFB: 140.9, series.ProbeTotal: 141.5}}},
 		{name: "unknown transferSize is not a cache hit", fixture: "beacon.json",
 			mut:  func(b *Beacon) { b.Probes[0].TransferSize, b.Probes[0].HasTransferSize = 0, false },
 			page: designPage, nav: "navigate", variant: "cdn-b", probes: []want{designProbe}},

@@ -47,3 +47,7 @@ func Reasons() []Reason {
 	}
 	return out
 }
+
+// DropReasons lists the reasons Validate gives for dropping a single metric rather than the
+// whole beacon, for pre-registering metric label values.
+func DropReasons() []Reason { return []Reason{Negative, Concealed, OutOfRange} }

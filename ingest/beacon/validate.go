@@ -9,7 +9,7 @@ import (
 	"rumd/internal/series"
 )
 
-// Options are the bounds of the rejection rules (docs/design.md §3).
+// Options are the bounds of the rejection rules (docs/design.md, "Rejection rules").
 type Options struct {
 	// JumpTolerance is how far Date.now() at send may be from timeOrigin + performance.now()
 	// before the beacon is a clock_jump.
@@ -25,7 +25,7 @@ type Options struct {
 	MaxCLS float64
 }
 
-// DefaultOptions returns the bounds docs/design.md §3 gives as defaults.
+// DefaultOptions returns the default bounds of docs/design.md.
 func DefaultOptions() Options {
 	return Options{
 		JumpTolerance: 2 * time.Second,
@@ -68,12 +68,18 @@ func Skew(b *Beacon, recv time.Time) float64 {
 // finite reports whether x is neither NaN nor ±Inf.
 func finite(x float64) bool { return x-x == 0 }
 
-// Validate checks one beacon decoded without error against the rejection rules of docs/design.md §3
-// at server receive time recv, in the order given in the package comment, and returns the
-// first reason that applies with a short human detail ("" for OK). A Level 1 beacon that
-// passes its wall-clock checks is converted in place: NT gets its marks relative to
-// navigationStart, HasNT is set, and Origin becomes navigationStart when it was not sent.
-// A nil o means DefaultOptions. The accepting path does not allocate.
+// Validate checks one beacon decoded without error against the rejection rules of
+// docs/design.md ("Rejection rules") at server receive time recv, in the order given in the
+// package comment, and returns the first reason that refuses the whole beacon, with a short
+// human detail ("" for OK). A whole beacon is refused only when its clock cannot be trusted
+// (or it is not a beacon, or a robot's); a mark that is merely unavailable or quirky drops
+// only the metrics derived from it, recorded in b.Dropped and each probe's Dropped, which
+// Derive honours. A beacon left with no metric at all is refused with the reason of its
+// first drop.
+//
+// A Level 1 beacon that passes its wall-clock checks is converted in place: NT gets its marks
+// relative to navigationStart, HasNT is set, and Origin becomes navigationStart when it was
+// not sent. A nil o means DefaultOptions. The accepting path does not allocate.
 func Validate(b *Beacon, recv time.Time, o *Options) (r Reason, detail string) {
 	if o == nil {
 		o = &defaultOptions
@@ -106,9 +112,8 @@ func Validate(b *Beacon, recv time.Time, o *Options) (r Reason, detail string) {
 	if tol := ms(o.JumpTolerance) + b.Now*o.JumpPerMille/1000; math.Abs(diff) > tol {
 		return ClockJump, fmt.Sprintf("sent − (origin + now) = %.1f ms, tolerance %.1f ms", diff, tol)
 	}
-
-	if r, detail := checkNegative(b); r != OK {
-		return r, detail
+	if b.Now < 0 {
+		return Negative, fmt.Sprintf("now %.1f is negative", b.Now)
 	}
 	if r, detail := checkFuture(b); r != OK {
 		return r, detail
@@ -116,10 +121,10 @@ func Validate(b *Beacon, recv time.Time, o *Options) (r Reason, detail string) {
 	if r, detail := checkOrder(b); r != OK {
 		return r, detail
 	}
-	if b.NT.Marks[ResponseStart] == 0 {
-		return Concealed, "responseStart is 0: the browser hid the document's timing"
+	if !dropMetrics(b, o) {
+		return firstDrop(b, o)
 	}
-	return checkCeilings(b, o)
+	return OK, ""
 }
 
 // checkFinite returns the name of the first number that is NaN or ±Inf.
@@ -167,6 +172,9 @@ func checkFinite(b *Beacon) (string, bool) {
 		}
 		if !finite(p.TransferSize) {
 			return fmt.Sprintf("probes[%d].transferSize", i), false
+		}
+		if !finite(p.DecodedBodySize) {
+			return fmt.Sprintf("probes[%d].decodedBodySize", i), false
 		}
 	}
 	return "", true
@@ -219,7 +227,7 @@ type span struct {
 	start, end uint8 // Mark or ProbeMark
 }
 
-// pageSpans are the page metrics that are a difference of two marks (docs/design.md §2).
+// pageSpans are the page metrics that are a difference of two marks (docs/design.md).
 var pageSpans = [...]span{
 	{uint8(series.DNS), uint8(DomainLookupStart), uint8(DomainLookupEnd)},
 	{uint8(series.Connect), uint8(ConnectStart), uint8(ConnectEnd)},
@@ -234,50 +242,6 @@ var probeSpans = [...]span{
 	{uint8(series.ProbeTLS), uint8(PSecureConnectionStart), uint8(PConnectEnd)},
 	{uint8(series.ProbeTTFB), uint8(PStartTime), uint8(PResponseStart)},
 	{uint8(series.ProbeTotal), uint8(PStartTime), uint8(PResponseEnd)},
-}
-
-func checkNegative(b *Beacon) (Reason, string) {
-	if b.Now < 0 {
-		return Negative, fmt.Sprintf("now %.1f is negative", b.Now)
-	}
-	for m, x := range b.NT.Marks {
-		if x < 0 {
-			return Negative, fmt.Sprintf("nt.%s %.1f is negative", Mark(m), x)
-		}
-	}
-	if b.NT.TransferSize < 0 {
-		return Negative, "nt.transferSize is negative"
-	}
-	for _, s := range pageSpans {
-		a, z := b.NT.Marks[s.start], b.NT.Marks[s.end]
-		if a != 0 && z != 0 && z < a {
-			return Negative, fmt.Sprintf("%s %.1f is negative (nt.%s − nt.%s)",
-				series.Metric(s.m), z-a, Mark(s.end), Mark(s.start))
-		}
-	}
-	for v, x := range b.Vitals.Values {
-		if x < 0 {
-			return Negative, fmt.Sprintf("vitals.%s %.1f is negative", Vital(v), x)
-		}
-	}
-	for i := range b.Probes {
-		p := &b.Probes[i]
-		for m, x := range p.Marks {
-			if x < 0 {
-				return Negative, fmt.Sprintf("probes[%d].%s %.1f is negative", i, ProbeMark(m), x)
-			}
-		}
-		if p.TransferSize < 0 {
-			return Negative, fmt.Sprintf("probes[%d].transferSize is negative", i)
-		}
-		for _, s := range probeSpans {
-			a, z := p.Marks[s.start], p.Marks[s.end]
-			if a != 0 && z != 0 && z < a {
-				return Negative, fmt.Sprintf("probes[%d] %s %.1f is negative", i, series.Metric(s.m), z-a)
-			}
-		}
-	}
-	return OK, ""
 }
 
 // roundSlack is how far a mark may exceed now without being in the future: the snippet
@@ -308,13 +272,18 @@ func checkFuture(b *Beacon) (Reason, string) {
 	return OK, ""
 }
 
-// checkOrder rejects marks out of their spec order, skipping absent (0) ones.
+// checkOrder rejects marks out of their spec order. Absent (0) marks are skipped, and so are
+// negative ones: a mark before the time origin is a quirk of the engine's time origin
+// (Firefox's fetchStart in a fresh tab), not of its clock, and dropMetrics drops what
+// depends on it. Two marks taken on one monotonic clock that disagree with the spec's order
+// say the clock cannot be trusted, so they refuse the whole beacon: every mark lies inside
+// the span from the navigation's start that ttfb, dcl and load measure.
 func checkOrder(b *Beacon) (Reason, string) {
 	t := &b.NT.Marks
 	prev := Mark(0)
 	for m := RedirectStart; m <= LoadEventEnd; m++ {
 		x := t[m]
-		if x == 0 {
+		if x <= 0 {
 			continue
 		}
 		if prev != 0 && x < t[prev] {
@@ -327,7 +296,7 @@ func checkOrder(b *Beacon) (Reason, string) {
 		prev, seen := ProbeMark(0), false
 		for m := PStartTime; m < NumProbeMarks; m++ {
 			x := pm[m]
-			if x == 0 {
+			if x <= 0 {
 				continue
 			}
 			if seen && x < pm[prev] {
@@ -335,35 +304,6 @@ func checkOrder(b *Beacon) (Reason, string) {
 					i, m, x, i, prev, pm[prev])
 			}
 			prev, seen = m, true
-		}
-	}
-	return OK, ""
-}
-
-// checkCeilings rejects a derived timing above MaxTiming or a CLS above MaxCLS.
-func checkCeilings(b *Beacon, o *Options) (Reason, string) {
-	var vals [series.NumPageMetrics]float64
-	has := pageMetrics(b, &vals)
-	maxT := ms(o.MaxTiming)
-	for m, x := range vals {
-		if has&(1<<m) == 0 {
-			continue
-		}
-		if uint8(m) == uint8(series.CLS) {
-			if x > o.MaxCLS {
-				return OutOfRange, fmt.Sprintf("cls %.3f > %.3f", x, o.MaxCLS)
-			}
-		} else if x > maxT {
-			return OutOfRange, fmt.Sprintf("%s %.1f ms > %v", series.Metric(m), x, o.MaxTiming)
-		}
-	}
-	for i := range b.Probes {
-		p := &b.Probes[i]
-		for _, s := range probeSpans {
-			a, z := p.Marks[s.start], p.Marks[s.end]
-			if a != 0 && z != 0 && z-a > maxT {
-				return OutOfRange, fmt.Sprintf("probes[%d] %s %.1f ms > %v", i, series.Metric(s.m), z-a, o.MaxTiming)
-			}
 		}
 	}
 	return OK, ""

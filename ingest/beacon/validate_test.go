@@ -1,10 +1,13 @@
 package beacon
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
 	"time"
+
+	"rumd/internal/series"
 )
 
 const (
@@ -73,18 +76,18 @@ func TestValidate(t *testing.T) {
 						b.NT.Marks[m] -= 4000
 					}
 				}
-			}}, Negative, "nt.redirectStart -3999.5"},
+			}}, OK, ""},
 		{"negative responseStart only", "beacon.json",
-			[]func(*Beacon){set(ResponseStart, -15.3)}, Negative, "nt.responseStart -15.3"},
+			[]func(*Beacon){set(ResponseStart, -15.3)}, OK, ""},
 		{"boomerang: requestStart before navigation start", "beacon.json",
-			[]func(*Beacon){set(RequestStart, -30)}, Negative, "requestStart"},
-		{"negative DNS duration", "beacon.json",
-			[]func(*Beacon){set(DomainLookupEnd, 1.4)}, Negative, "dns"},
-		{"negative CLS", "beacon.json", []func(*Beacon){vital(VitalCLS, -0.1)}, Negative, "vitals.cls"},
+			[]func(*Beacon){set(RequestStart, -30)}, OK, ""},
+		{"negative DNS duration: marks out of order", "beacon.json",
+			[]func(*Beacon){set(DomainLookupEnd, 1.4)}, NonMonotonic, "domainLookupEnd 1.4 < nt.domainLookupStart 1.5"},
+		{"negative CLS", "beacon.json", []func(*Beacon){vital(VitalCLS, -0.1)}, OK, ""},
 		{"negative now", "beacon.json",
 			[]func(*Beacon){func(b *Beacon) { b.Now = -1; b.Origin += 5121.7 }}, Negative, "now"},
 		{"negative probe duration", "beacon.json",
-			[]func(*Beacon){probe(PConnectEnd, 1529)}, Negative, "probe_connect"},
+			[]func(*Beacon){probe(PConnectEnd, 1529)}, NonMonotonic, "probes[0].connectEnd 1529.0 < probes[0].secureConnectionStart"},
 		// web-vitals#162: responseStart larger than performance.now().
 		{"TTFB beyond performance.now()", "beacon.json",
 			[]func(*Beacon){set(ResponseStart, 9120.7), set(ResponseEnd, 9200)}, FutureMark, "responseStart 9120.7 > now 5120.7"},
@@ -108,14 +111,14 @@ func TestValidate(t *testing.T) {
 			[]func(*Beacon){probe(PRequestStart, 1641)}, NonMonotonic, "probes[0].responseStart"},
 		// web-vitals#275: responseStart 0 after a cross-origin redirect.
 		{"cross-origin redirect hides responseStart", "beacon.json",
-			[]func(*Beacon){set(ResponseStart, 0), set(RedirectStart, 0), set(RedirectEnd, 0)}, Concealed, ""},
+			[]func(*Beacon){set(ResponseStart, 0), set(RedirectStart, 0), set(RedirectEnd, 0)}, OK, ""},
 		{"load of 130 s", "beacon.json",
-			[]func(*Beacon){func(b *Beacon) { b.Now += 200e3; b.Sent += 200e3 }, set(LoadEventEnd, 130e3)}, OutOfRange, "load"},
-		{"CLS 7", "beacon.json", []func(*Beacon){vital(VitalCLS, 7)}, OutOfRange, "cls"},
+			[]func(*Beacon){func(b *Beacon) { b.Now += 200e3; b.Sent += 200e3 }, set(LoadEventEnd, 130e3)}, OK, ""},
+		{"CLS 7", "beacon.json", []func(*Beacon){vital(VitalCLS, 7)}, OK, ""},
 		{"INP of 3 minutes", "beacon.json",
-			[]func(*Beacon){vital(VitalINP, 180e3)}, OutOfRange, "inp"},
+			[]func(*Beacon){vital(VitalINP, 180e3)}, OK, ""},
 		{"probe of 3 minutes", "beacon.json",
-			[]func(*Beacon){func(b *Beacon) { b.Now += 200e3; b.Sent += 200e3 }, probe(PResponseEnd, 190e3)}, OutOfRange, "probe_total"},
+			[]func(*Beacon){func(b *Beacon) { b.Now += 200e3; b.Sent += 200e3 }, probe(PResponseEnd, 190e3)}, OK, ""},
 		{"NaN mark", "beacon.json", []func(*Beacon){set(ResponseEnd, math.NaN())}, OutOfRange, "nt.responseEnd"},
 		{"Inf from 1e400", "beacon.json", []func(*Beacon){vital(VitalLCP, math.Inf(1))}, OutOfRange, "vitals.lcp"},
 		{"navigator.webdriver", "beacon.json", []func(*Beacon){func(b *Beacon) { b.Webdriver = true }}, Bot, "webdriver"},
@@ -249,5 +252,67 @@ func TestReasons(t *testing.T) {
 	}
 	if OK.String() != "ok" {
 		t.Errorf("OK is %q", OK.String())
+	}
+}
+
+// TestValidateDrops checks the quirks that drop only the metrics derived from a mark, and the
+// refusal of a beacon that has nothing left.
+func TestValidateDrops(t *testing.T) {
+	set := func(m Mark, x float64) func(*Beacon) { return func(b *Beacon) { b.NT.Marks[m] = x } }
+	noVitals := func(b *Beacon) { b.Vitals = Vitals{} }
+	noProbes := func(b *Beacon) { b.Probes = nil }
+	type drops map[series.Metric]Reason
+	tests := []struct {
+		name  string
+		muts  []func(*Beacon)
+		want  Reason
+		drops drops
+	}{
+		{"nothing dropped", nil, OK, drops{}},
+		{"Firefox fresh tab: fetchStart a few ms below zero drops nothing", []func(*Beacon){set(FetchStart, -6.3)}, OK, drops{}},
+		{"Firefox fresh tab: DNS and connect marks below zero",
+			[]func(*Beacon){set(FetchStart, -8), set(DomainLookupStart, -7.5), set(DomainLookupEnd, -7.5), set(ConnectStart, -7.4)},
+			OK, drops{series.DNS: Negative, series.Connect: Negative}},
+		{"WebKit: responseStart 0 on a sub-ms response", []func(*Beacon){set(ResponseStart, 0)},
+			OK, drops{series.TTFB: Concealed, series.Download: Concealed}},
+		{"DNS start hidden, end kept", []func(*Beacon){set(DomainLookupStart, 0)}, OK, drops{series.DNS: Concealed}},
+		{"no TLS on plain HTTP is no drop", []func(*Beacon){set(SecureConnectionStart, 0)}, OK, drops{}},
+		{"negative vital", []func(*Beacon){func(b *Beacon) { b.Vitals.Set(VitalINP, -3) }}, OK, drops{series.INP: Negative}},
+		{"CLS above the ceiling", []func(*Beacon){func(b *Beacon) { b.Vitals.Set(VitalCLS, 7) }}, OK, drops{series.CLS: OutOfRange}},
+		{"probe span above the ceiling",
+			[]func(*Beacon){func(b *Beacon) { b.Now += 200e3; b.Sent += 200e3; b.Probes[0].Marks[PResponseEnd] = 190e3 }},
+			OK, drops{series.ProbeTotal: OutOfRange}},
+		{"probe mark below zero", []func(*Beacon){func(b *Beacon) { b.Probes[0].Marks[PDomainLookupStart] = -1 }},
+			OK, drops{series.ProbeDNS: Negative}},
+		{"only vitals left is kept",
+			[]func(*Beacon){noProbes, func(b *Beacon) { b.NT.Marks = [NumMarks]float64{ResponseEnd: 250} }}, OK,
+			drops{series.TTFB: Concealed, series.Download: Concealed}},
+		{"nothing left: refused with the first drop's reason",
+			[]func(*Beacon){noProbes, noVitals, func(b *Beacon) { b.NT.Marks = [NumMarks]float64{ResponseEnd: 250} }},
+			Concealed, drops{series.TTFB: Concealed, series.Download: Concealed}},
+		{"nothing at all: concealed",
+			[]func(*Beacon){noProbes, noVitals, func(b *Beacon) { b.NT.Marks = [NumMarks]float64{} }}, Concealed, drops{}},
+		{"marks below zero do not hide a broken order",
+			[]func(*Beacon){set(FetchStart, -5), set(RequestStart, 300)}, NonMonotonic, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := mustDecodeOne(t, mustRead(t, "beacon.json"))
+			for _, m := range tc.muts {
+				m(b)
+			}
+			r, detail := Validate(b, recvTime, nil)
+			if r != tc.want {
+				t.Fatalf("Validate = %v (%s), want %v", r, detail, tc.want)
+			}
+			if tc.drops == nil {
+				return
+			}
+			got := drops{}
+			b.EachDrop(func(m series.Metric, r Reason) { got[m] = r })
+			if fmt.Sprint(got) != fmt.Sprint(tc.drops) {
+				t.Errorf("drops %v, want %v", got, tc.drops)
+			}
+		})
 	}
 }

@@ -56,7 +56,7 @@ scrape_configs:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		tb.Fatal(err)
 	}
-	addr := freeAddr(tb)
+	addr := MustFreeAddr(tb)
 	p := &Prometheus{URL: "http://" + addr, logs: &bytes.Buffer{}}
 	p.cmd = exec.Command(PrometheusBinary,
 		"--config.file="+cfgPath,
@@ -146,9 +146,10 @@ func (p *Prometheus) MustQuery(tb testing.TB, expr string, at time.Time) []PromS
 	return ans.Data.Result
 }
 
-// freeAddr returns a 127.0.0.1 address whose port was free a moment ago, for a program
-// (Prometheus) that cannot report the port it bound when given :0.
-func freeAddr(tb testing.TB) string {
+// MustFreeAddr returns a 127.0.0.1 address whose port was free a moment ago, only for an
+// outside program that cannot report the port it bound when given :0 (Prometheus,
+// WebKitWebDriver); rumd itself is started on :0 by StartRumd.
+func MustFreeAddr(tb testing.TB) string {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
