@@ -16,9 +16,9 @@ var boomerangPool = sync.Pool{New: func() any { return new(boomerang.Beacon) }}
 // snippet and counts every metric once; an unload beacon adds only its INP; the other kinds
 // are counted in rumd_beacons_ignored_total and answered OK. The rules run in this order:
 // malformed, bot, the clock rules of boomerang.CheckClock, then beacon.Validate (page load)
-// or boomerang.CheckUnload (unload); a page load that boomerang itself flagged nt_bad and
-// that passes Validate is non_monotonic (a sub-ms inversion its rounding hid). Every refusal
-// is counted.
+// or boomerang.CheckUnload (unload); in a page load that boomerang itself flagged nt_bad, the
+// metrics of the navigation marks are dropped as non_monotonic (a sub-ms inversion its
+// rounding hid) and the vitals kept. Every refusal is counted.
 func (p *Pipeline) Boomerang(query, body []byte, cl *Client, recv time.Time) (boomerang.Kind, beacon.Reason, string) {
 	bb := boomerangPool.Get().(*boomerang.Beacon)
 	defer boomerangPool.Put(bb)
@@ -51,11 +51,14 @@ func (p *Pipeline) boomerang(bb *boomerang.Beacon, cl *Client, recv time.Time) (
 		}
 		return p.add(&bb.B, cl, recv)
 	}
-	if bb.NTBad {
-		if r, detail := beacon.Validate(&bb.B, recv, o); r != beacon.OK {
-			return r, detail
-		}
-		return beacon.NonMonotonic, "boomerang flagged the navigation timing as bad (nt_bad)"
+	if r, detail := beacon.Validate(&bb.B, recv, o); r != beacon.OK {
+		return r, detail
 	}
-	return p.Accept(&bb.B, cl, recv)
+	// boomerang flags marks it found out of order or before the navigation (nt_bad); its
+	// whole-ms rounding can hide the inversion from the rules above. Like any quirky mark,
+	// that drops the metrics of the navigation marks, not the vitals.
+	if bb.NTBad && !bb.B.DropNavigationTiming(beacon.NonMonotonic) {
+		return beacon.NonMonotonic, "boomerang flagged the navigation timing as bad (nt_bad) and the beacon has no other metric"
+	}
+	return p.add(&bb.B, cl, recv)
 }

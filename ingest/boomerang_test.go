@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,6 +70,9 @@ func TestBoomerangRefusals(t *testing.T) {
 		shift  time.Duration // added to the receive time
 		sink   error
 		want   beacon.Reason
+		// dropped lists the metric/reason pairs an accepted beacon must have dropped
+		// (docs/design.md, "Granularity").
+		dropped []string
 	}{
 		{name: "page load as sent", form: load, want: beacon.OK},
 		{name: "unload as sent", form: unload, want: beacon.OK},
@@ -82,15 +86,16 @@ func TestBoomerangRefusals(t *testing.T) {
 		{name: "unload 2 days late", form: unload, shift: 48 * time.Hour, want: beacon.ClockSkew},
 		{name: "clock stepped back during the load", form: load, set: map[string]string{"rt.bstart": "+nav-60000"}, want: beacon.ClockJump},
 		{name: "clock stepped forward during the load", form: load, set: map[string]string{"rt.bstart": "+nav3600000"}, want: beacon.ClockJump},
-		{name: "fetchStart before navigationStart", form: load, set: map[string]string{"nt_fet_st": "+nav-3", "nt_bad": "1"}, want: beacon.Negative},
-		{name: "requestStart before navigationStart", form: load, set: map[string]string{"nt_req_st": "+nav-200"}, want: beacon.Negative},
+		{name: "fetchStart before navigationStart, flagged nt_bad", form: load, set: map[string]string{"nt_fet_st": "+nav-3", "nt_bad": "1"}, want: beacon.OK, dropped: []string{"ttfb/non_monotonic", "load/non_monotonic"}},
+		{name: "requestStart before navigationStart (no metric uses it)", form: load, set: map[string]string{"nt_req_st": "+nav-200"}, want: beacon.OK},
 		{name: "negative INP", form: unload, set: map[string]string{"et.inp": "-4"}, want: beacon.Negative},
 		{name: "responseEnd a day in the future", form: load, set: map[string]string{"nt_res_end": "+nav86500000", "nt_bad": "1"}, want: beacon.FutureMark},
 		{name: "responseStart before fetchStart", form: load, set: map[string]string{"nt_res_st": "+nav1", "nt_fet_st": "+nav3", "nt_req_st": ""}, want: beacon.NonMonotonic},
-		{name: "nt_bad alone (a sub-ms inversion)", form: load, set: map[string]string{"nt_bad": "1"}, want: beacon.NonMonotonic},
-		{name: "no responseStart", form: load, set: map[string]string{"nt_res_st": ""}, want: beacon.Concealed},
-		{name: "LCP over the ceiling", form: load, set: map[string]string{"pt.lcp": "130000"}, want: beacon.OutOfRange},
-		{name: "CLS over the ceiling", form: load, set: map[string]string{"c.cls": "6.5"}, want: beacon.OutOfRange},
+		{name: "nt_bad alone (a sub-ms inversion)", form: load, set: map[string]string{"nt_bad": "1"}, want: beacon.OK, dropped: []string{"ttfb/non_monotonic", "dcl/non_monotonic"}},
+		{name: "nt_bad and no vital", form: load, set: map[string]string{"nt_bad": "1", "pt.fcp": "", "pt.lcp": "", "c.cls": ""}, want: beacon.NonMonotonic},
+		{name: "no responseStart", form: load, set: map[string]string{"nt_res_st": ""}, want: beacon.OK, dropped: []string{"ttfb/concealed", "download/concealed"}},
+		{name: "LCP over the ceiling", form: load, set: map[string]string{"pt.lcp": "130000"}, want: beacon.OK, dropped: []string{"lcp/out_of_range"}},
+		{name: "CLS over the ceiling", form: load, set: map[string]string{"c.cls": "6.5"}, want: beacon.OK, dropped: []string{"cls/out_of_range"}},
 		{name: "INP over the ceiling", form: unload, set: map[string]string{"et.inp": "130000"}, want: beacon.OutOfRange},
 		{name: "aggregator full", form: load, sink: aggregator.ErrQueueFull, want: beacon.Overloaded},
 	} {
@@ -111,6 +116,16 @@ func TestBoomerangRefusals(t *testing.T) {
 			if r == beacon.OK {
 				if len(sink.got) != 1 || rumdtest.MustMetric(t, reg, "rumd_beacons_accepted_total") != 1 {
 					t.Fatalf("accepted, but the sink has %d records", len(sink.got))
+				}
+				for _, d := range tc.dropped {
+					metric, reason, _ := strings.Cut(d, "/")
+					if n := rumdtest.MustMetric(t, reg, "rumd_metrics_dropped_total", "metric", metric, "reason", reason); n != 1 {
+						t.Errorf("rumd_metrics_dropped_total{metric=%q,reason=%q} = %v, want 1", metric, reason, n)
+					}
+					m, _ := series.ParseMetric(metric)
+					if sink.got[0].Has&(1<<m) != 0 {
+						t.Errorf("%s reached the aggregator though it was dropped", metric)
+					}
 				}
 				return
 			}

@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"bytes"
 	"math"
 	"math/rand/v2"
 	"strconv"
@@ -252,10 +253,9 @@ func spoilBoomerang(r *rand.Rand, b *Beacon, v *View, c boomerangClock, reason s
 			m[mResponseEnd] = m[mResponseStart]
 		}
 	case "negative":
-		if variant%2 == 0 { // fetchStart before navigationStart (boomerang's nt_bad)
-			body, off := b.AppendBoomerangLoad(dst, c)
-			return appendNumParam(body, "nt_fet_st", c.nav-float64(1+r.IntN(4))), off, ua
-		}
+		// An unload beacon whose only metric, INP, is below zero: a negative mark of a page
+		// load only drops the metrics that use it (docs/design.md, "Rejection rules"), so
+		// this is the boomerang beacon a negative value refuses whole.
 		b.INP = -float64(8 * (1 + r.IntN(20)))
 		body, off := b.AppendBoomerangUnload(dst, c)
 		return body, off, ua
@@ -278,18 +278,29 @@ func spoilBoomerang(r *rand.Rand, b *Beacon, v *View, c boomerangClock, reason s
 		}
 		c.nav, c.bstart, c.end = c.nav+skew, c.bstart+skew, c.end+skew
 	case "out_of_range":
+		// Not a number at all: a finite value above a ceiling only drops that metric.
 		if variant%2 == 0 {
-			b.CLS = 7.5
+			b.CLS = math.NaN()
 		} else {
-			b.LCP = math.Floor(150_000 + 10_000*r.Float64())
+			b.LCP = math.NaN()
 		}
 	case "concealed":
-		// A cross-origin redirect without Timing-Allow-Origin: the browser zeroes the
-		// connection and request marks, responseStart among them.
-		for _, i := range []int{mRedirectStart, mRedirectEnd, mDomainLookupStart, mDomainLookupEnd,
-			mConnectStart, mSecureConnectionStart, mConnectEnd, mRequestStart, mResponseStart} {
-			m[i] = 0
+		// Every timing hidden (a cross-origin redirect without Timing-Allow-Origin zeroes
+		// responseStart) and no vitals: nothing is left to count. A page load that only
+		// lost responseStart keeps its other metrics.
+		for i := range m {
+			if i != mResponseEnd {
+				m[i] = 0
+			}
 		}
+		body, off := b.AppendBoomerangLoad(dst, c)
+		for _, vital := range []string{"&pt.fcp=", "&pt.lcp=", "&c.cls="} {
+			if i := bytes.Index(body, []byte(vital)); i >= 0 {
+				j := i + 1 + bytes.IndexByte(body[i+1:], '&')
+				body = append(body[:i], body[j:]...)
+			}
+		}
+		return body, off, ua
 	case "bot":
 		ua = BotUAs[r.IntN(len(BotUAs))]
 	}

@@ -135,3 +135,33 @@ func (b *Beacon) EachDrop(fn func(m series.Metric, r Reason)) {
 		}
 	}
 }
+
+// DropNavigationTiming drops every metric derived from the navigation marks (dns, connect,
+// tls, ttfb, download, dom_interactive, dcl, load) for reason r, keeping the vitals and
+// probes, for a beacon whose sender says its marks cannot be trusted (boomerang's nt_bad).
+// It reports whether the beacon still has a metric; call it after Validate.
+func (b *Beacon) DropNavigationTiming(r Reason) bool {
+	var vals [series.NumPageMetrics]float64
+	has := rawPageMetrics(b, &vals)
+	for _, s := range pageSpans {
+		if b.Dropped[s.m] == OK && has&(1<<s.m) != 0 {
+			b.Dropped[s.m] = r
+		}
+	}
+	for _, o := range originMetrics {
+		if b.Dropped[o.m] == OK && has&(1<<o.m) != 0 {
+			b.Dropped[o.m] = r
+		}
+	}
+	if has&^droppedMask(&b.Dropped) != 0 {
+		return true
+	}
+	for i := range b.Probes {
+		var pv series.ProbeValues
+		b.Probes[i].values(&pv)
+		if pv.Has != 0 {
+			return true
+		}
+	}
+	return false
+}

@@ -48,6 +48,7 @@ func Reasons() []Reason {
 	return out
 }
 
-// DropReasons lists the reasons Validate gives for dropping a single metric rather than the
-// whole beacon, for pre-registering metric label values.
-func DropReasons() []Reason { return []Reason{Negative, Concealed, OutOfRange} }
+// DropReasons lists the reasons for dropping a single metric rather than the whole beacon
+// (Validate's, and non_monotonic for marks their sender flagged, such as boomerang's
+// nt_bad), for pre-registering metric label values.
+func DropReasons() []Reason { return []Reason{Negative, Concealed, OutOfRange, NonMonotonic} }
