@@ -3,13 +3,11 @@ package loadtest
 import (
 	"context"
 	"net/netip"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"rumd/ingest"
 	"rumd/ingest/boomerang"
-	"rumd/ingest/enrich"
 )
 
 // TestBoomerangPoolAgainstServer feeds every boomerang beacon of a pool through rumd's own
@@ -23,77 +21,27 @@ func TestBoomerangPoolAgainstServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	geo := filepath.Join(t.TempDir(), "geo.mmdb")
-	if err := WriteGeoIP(geo, "geoip2-country"); err != nil {
-		t.Fatal(err)
-	}
-	opts := enrich.DefaultOptions()
-	opts.GeoIPPath = geo
-	opts.TrustedProxies = []string{"127.0.0.1/32"}
-	e, err := enrich.New(nil, nil, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	sink := &lastRecord{}
-	pipe, err := ingest.New(nil, nil, e, sink, ingest.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
+	pipe, sink := poolPipeline(t)
 	peer := netip.MustParseAddr("127.0.0.1")
 	recv := now.Add(3 * time.Second)
-
-	got := map[string]int{}
 	kinds := map[boomerang.Kind]int{}
 	gets := 0
-	for i := range pool.Items {
-		it := &pool.Items[i]
-		reason := "ok"
-		if len(it.Body) > maxBody {
-			reason = "too_large"
+	checkPool(t, pool, sink, func(i int, it *Item) (string, string) {
+		cl := pipe.Client(&ingest.Request{Peer: peer, ForwardedFor: it.IP, UserAgent: it.UA})
+		var query, body []byte
+		if it.Get {
+			query = it.Body
+			gets++
 		} else {
-			cl := pipe.Client(&ingest.Request{Peer: peer, ForwardedFor: it.IP, UserAgent: it.UA})
-			var query, body []byte
-			if it.Get {
-				query = it.Body
-				gets++
-			} else {
-				body = it.Body
-			}
-			kind, r, detail := pipe.Boomerang(query, body, &cl, recv)
-			kinds[kind]++
-			if kind.Ignored() {
-				t.Fatalf("item %d is an ignored %v beacon", i, kind)
-			}
-			if r.String() != "ok" {
-				reason = r.String()
-				if it.Reason != reason {
-					t.Errorf("item %d (%s) refused as %s: %s\n%s", i, it.Reason, reason, detail, it.Body)
-				}
-			} else {
-				checkRecord(t, i, &sink.rec, it)
-			}
+			body = it.Body
 		}
-		want := it.Reason
-		if want == "" {
-			want = "ok"
+		kind, r, detail := pipe.Boomerang(query, body, &cl, recv)
+		kinds[kind]++
+		if kind.Ignored() {
+			t.Fatalf("item %d is an ignored %v beacon", i, kind)
 		}
-		if reason != want {
-			t.Errorf("item %d: meant %s, got %s", i, want, reason)
-		}
-		got[reason]++
-		if t.Failed() && i > 50 {
-			t.FailNow()
-		}
-	}
-	for _, r := range BadReasons {
-		if got[r] != 120 {
-			t.Errorf("%s: %d beacons, want 120", r, got[r])
-		}
-	}
-	if got["ok"] != 4800 {
-		t.Errorf("good: %d beacons, want 4800", got["ok"])
-	}
+		return r.String(), detail
+	})
 	// About 70% of page views had an interaction, so about 40% of the good beacons are
 	// unload beacons; a fifth of the page loads go as GETs.
 	if kinds[boomerang.Unload] < 1400 || kinds[boomerang.PageLoad] < 2800 || gets < 400 {

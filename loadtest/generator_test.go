@@ -29,13 +29,10 @@ type lastRecord struct{ rec series.Record }
 
 func (l *lastRecord) Add(rec *series.Record) error { l.rec = *rec; return nil }
 
-// TestPoolAgainstServer feeds every pre-encoded beacon through rumd's own ingest pipeline,
-// as the server does: good beacons must be accepted with exactly the labels and values the
-// load tool will compare against, and each bad one must be rejected for the reason it was
-// made for.
-func TestPoolAgainstServer(t *testing.T) {
-	now := time.Now()
-	pool := mustPool(t, 6000, 0.2, now)
+// poolPipeline is rumd's ingest pipeline as a server with the load tool's GeoIP file and
+// trusting 127.0.0.1 runs it, with a sink that keeps the last record.
+func poolPipeline(t *testing.T) (*ingest.Pipeline, *lastRecord) {
+	t.Helper()
 	geo := filepath.Join(t.TempDir(), "geo.mmdb")
 	if err := WriteGeoIP(geo, "geoip2-country"); err != nil {
 		t.Fatal(err)
@@ -47,40 +44,38 @@ func TestPoolAgainstServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.Close()
+	t.Cleanup(func() { e.Close() })
 	sink := &lastRecord{}
 	pipe, err := ingest.New(nil, nil, e, sink, ingest.DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
-	peer := netip.MustParseAddr("127.0.0.1")
-	recv := now.Add(3 * time.Second)
+	return pipe, sink
+}
 
+// checkPool runs every item of a pool of 6000 with 20% bad through run, which gives rumd's
+// reason for the item ("ok" when accepted, its record then in sink) and the refusal's
+// detail, and checks that each item got the reason it was made for, that accepted ones carry
+// exactly the labels and values the load tool expects, and that the bad ones are spread
+// evenly over every reason.
+func checkPool(t *testing.T, pool *Pool, sink *lastRecord, run func(i int, it *Item) (reason, detail string)) {
+	t.Helper()
 	got := map[string]int{}
-	var res ingest.Result
 	for i := range pool.Items {
 		it := &pool.Items[i]
-		reason := "ok"
-		if len(it.Body) > maxBody {
-			reason = "too_large"
-		} else {
-			cl := pipe.Client(&ingest.Request{Peer: peer, ForwardedFor: it.IP, UserAgent: it.UA})
-			pipe.Body(it.Body, &cl, recv, &res)
-			if len(res.Refused) > 0 {
-				reason = res.Refused[0].Reason.String()
-				if it.Reason != reason {
-					t.Errorf("item %d (%s) rejected as %s: %s\n%s", i, it.Reason, reason, res.Refused[0].Detail, it.Body)
-				}
-			} else {
-				checkRecord(t, i, &sink.rec, it)
-			}
+		reason, detail := "too_large", ""
+		if len(it.Body) <= maxBody {
+			reason, detail = run(i, it)
 		}
 		want := it.Reason
 		if want == "" {
 			want = "ok"
 		}
-		if reason != want {
-			t.Errorf("item %d: meant %s, got %s", i, want, reason)
+		switch {
+		case reason != want:
+			t.Errorf("item %d: meant %s, got %s: %s\n%s", i, want, reason, detail, it.Body)
+		case reason == "ok":
+			checkRecord(t, i, &sink.rec, it)
 		}
 		got[reason]++
 		if t.Failed() && i > 50 {
@@ -96,6 +91,27 @@ func TestPoolAgainstServer(t *testing.T) {
 	if got["ok"] != 4800 {
 		t.Errorf("good: %d beacons, want 4800", got["ok"])
 	}
+}
+
+// TestPoolAgainstServer feeds every pre-encoded beacon through rumd's own ingest pipeline,
+// as the server does: good beacons must be accepted with exactly the labels and values the
+// load tool will compare against, and each bad one must be rejected for the reason it was
+// made for.
+func TestPoolAgainstServer(t *testing.T) {
+	now := time.Now()
+	pool := mustPool(t, 6000, 0.2, now)
+	pipe, sink := poolPipeline(t)
+	peer := netip.MustParseAddr("127.0.0.1")
+	recv := now.Add(3 * time.Second)
+	var res ingest.Result
+	checkPool(t, pool, sink, func(i int, it *Item) (string, string) {
+		cl := pipe.Client(&ingest.Request{Peer: peer, ForwardedFor: it.IP, UserAgent: it.UA})
+		pipe.Body(it.Body, &cl, recv, &res)
+		if len(res.Refused) > 0 {
+			return res.Refused[0].Reason.String(), res.Refused[0].Detail
+		}
+		return "ok", ""
+	})
 }
 
 // checkRecord compares what rumd recorded of pool item i with what the load tool expects.
