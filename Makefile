@@ -18,15 +18,15 @@ run: build
 	./$(BIN) serve
 
 # deps installs what the tests need beyond Go modules: Debian's Chromium, Firefox ESR and
-# WebKitGTK driver (with Xvfb) for the browser tests, and the pinned npm packages: the
+# WebKitGTK driver (with Xvfb) for the browser tests, Prometheus for the scale-out tests, and the pinned npm packages: the
 # snippet's (web-vitals) and the home page's (uPlot) for their build checks, the country
 # database (geoip/) its test opens, boomerang for the boomerang browser test, and
 # puppeteer-core for driving Firefox.
 deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; }
-	@{ command -v firefox-esr && command -v WebKitWebDriver && command -v Xvfb; } >/dev/null 2>&1 || { \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq firefox-esr webkit2gtk-driver xvfb) >/dev/null; }
+	@{ command -v firefox-esr && command -v WebKitWebDriver && command -v Xvfb && command -v prometheus; } >/dev/null 2>&1 || { \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq firefox-esr webkit2gtk-driver xvfb prometheus) >/dev/null; }
 	@for d in beacon-js beacon-js/firefox home geoip ingest/boomerang/testdata/browser; do \
 		if [ -f $$d/package-lock.json ]; then (cd $$d && npm ci --no-audit --no-fund --silent) || exit 1; fi; \
 	done

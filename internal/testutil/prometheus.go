@@ -17,7 +17,7 @@ import (
 	"time"
 )
 
-// PrometheusBinary is Debian's Prometheus server, installed by .ci/run.
+// PrometheusBinary is Debian's Prometheus server, installed by make deps and .ci/run.
 const PrometheusBinary = "/usr/bin/prometheus"
 
 // Prometheus is a real Prometheus server on 127.0.0.1 with native histograms enabled,
