@@ -223,14 +223,7 @@ func BenchmarkApply(b *testing.B) {
 	st := mustStore(b)
 	a := mustOpen(b, st, c, nil)
 	defer a.Close(context.Background())
-	recs := make([]series.Record, 64)
-	for i := range recs {
-		r := rec(1763683200, fmt.Sprintf("/p%d", i%20), []string{"DE", "US", "FR"}[i%3], float64(100+i))
-		for m := series.Metric(0); m < series.Metric(series.NumPageMetrics); m++ {
-			r.Set(m, float64(50+i*7+int(m)*30))
-		}
-		recs[i] = r
-	}
+	recs := benchRecords()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
