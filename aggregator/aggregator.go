@@ -132,6 +132,12 @@ type Aggregator struct {
 	in     chan series.Record
 	shards []*shard
 
+	// parent is, by view index, the fed view a derived view is merged from, -1 for a fed
+	// view; fedPage and fedProbe list the fed views a record's values are added to.
+	parent   []int
+	fedPage  []int
+	fedProbe []int
+
 	inMu   sync.RWMutex // guards closed against sends on a closed queue
 	closed bool
 
@@ -164,7 +170,9 @@ type shard struct {
 type window struct {
 	start int64
 	card  *cardinality
-	views []map[string]*entry // by view index
+	views []map[string]*entry // by view index; derived views stay empty until derived is set
+	// derived is set when the piece has left its shard and its derived views are filled.
+	derived bool
 }
 
 type entry struct {
@@ -191,6 +199,16 @@ func Open(logger *slog.Logger, reg prometheus.Registerer, store Store, opts Opti
 		in:    make(chan series.Record, opts.QueueSize),
 		cards: map[int64]*cardinality{},
 		stop:  make(chan struct{}),
+	}
+	a.parent = plan(opts.Views, opts.Caps)
+	for vi, v := range opts.Views {
+		switch {
+		case a.parent[vi] >= 0:
+		case v.ForProbes():
+			a.fedProbe = append(a.fedProbe, vi)
+		default:
+			a.fedPage = append(a.fedPage, vi)
+		}
 	}
 	a.m = newMetrics(reg, a)
 	a.totals = newTotals(reg, opts.Views, opts.Totals)
@@ -334,10 +352,7 @@ func (a *Aggregator) apply(sh *shard, rec *series.Record) {
 			labels[d] = w.card.admit(d, labels[d], a.m)
 		}
 	}
-	for vi, v := range a.views {
-		if v.ForProbes() {
-			continue
-		}
+	for _, vi := range a.fedPage {
 		e := a.entry(sh, w, vi, &labels, series.NumPageMetrics)
 		for m := 0; m < series.NumPageMetrics; m++ {
 			if rec.Has&(1<<m) != 0 {
@@ -348,10 +363,7 @@ func (a *Aggregator) apply(sh *shard, rec *series.Record) {
 	for pi := range rec.Probes {
 		p := &rec.Probes[pi]
 		labels[series.Probe] = w.card.admit(series.Probe, p.Name, a.m)
-		for vi, v := range a.views {
-			if !v.ForProbes() {
-				continue
-			}
+		for _, vi := range a.fedProbe {
 			e := a.entry(sh, w, vi, &labels, series.NumProbeMetrics)
 			for m := 0; m < series.NumProbeMetrics; m++ {
 				if p.Has&(1<<m) != 0 {
@@ -408,7 +420,8 @@ func (a *Aggregator) LabelValues(d series.Dim) []string {
 	seen := map[string]struct{}{}
 	a.each(func(w *window) {
 		for vi, v := range a.views {
-			if !v.Mask.Has(d) {
+			// A derived view's values are those of the fed view it comes from.
+			if !v.Mask.Has(d) || a.parent[vi] >= 0 {
 				continue
 			}
 			for _, e := range w.views[vi] {
@@ -446,7 +459,9 @@ func (a *Aggregator) each(fn func(w *window)) (minOpen int64) {
 // Collect calls fn with the counts of every in-memory sketch of (view, metric) whose window starts in
 // [from, to). It returns memFrom: every window that starts before memFrom is wholly in
 // storage, and none at or after it is, so a query reads storage below memFrom and memory
-// from it. fn must not keep s.
+// from it. fn may be called several times with the same labels (a derived view of an open
+// window is read from its parent's series): the caller merges what it is given. fn must not
+// keep c.
 func (a *Aggregator) Collect(view series.Mask, m series.Metric, from, to int64, fn func(start int64, l *series.Labels, c *sketch.Counts)) (memFrom int64) {
 	vi := -1
 	for i, v := range a.views {
@@ -464,11 +479,11 @@ func (a *Aggregator) Collect(view series.Mask, m series.Metric, from, to int64, 
 		if vi < 0 || w.start < from || w.start >= to {
 			return
 		}
-		for _, e := range w.views[vi] {
+		a.eachEntry(w, vi, func(l *series.Labels, e *entry) {
 			if off < len(e.sk) && !e.sk[off].Empty() {
-				fn(w.start, &e.labels, &e.sk[off])
+				fn(w.start, l, &e.sk[off])
 			}
-		}
+		})
 	})
 	return min(memFrom, minOpen)
 }

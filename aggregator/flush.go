@@ -85,6 +85,11 @@ func (a *Aggregator) detach(closeBefore int64) {
 		}
 		sh.mu.Unlock()
 	}
+	derived := 0
+	for _, w := range moved {
+		derived += a.deriveAll(w)
+	}
+	a.m.liveSketches.Add(float64(derived))
 	a.totals.fold(a.views, moved, closeBefore)
 	a.pending = append(a.pending, moved...)
 	sort.SliceStable(a.pending, func(i, j int) bool { return a.pending[i].start < a.pending[j].start })

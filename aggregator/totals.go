@@ -249,7 +249,7 @@ func (a *Aggregator) EachTotal(fn func(v series.View, m series.Metric, l *series
 					continue
 				}
 				base, o := tot.views[vi], over[vi]
-				for k, e := range w.views[vi] {
+				for k, e := range a.viewOf(w, vi) {
 					ts := tot.overlay(o, base, &fresh[vi], vi, v, k, e, w.start)
 					tot.add(ts, v.ForProbes(), e, w.start)
 				}
