@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -229,6 +230,7 @@ func Open(logger *slog.Logger, reg prometheus.Registerer, store Store, opts Opti
 // Add takes one record without blocking. When a shard is free it is added right away in
 // the caller's goroutine (no hand-off, no wake-up); when every shard is busy it waits in
 // the queue for a worker; when the queue is full too it is refused with ErrQueueFull.
+// Add keeps neither rec nor its Probes array once it returns, so the caller may reuse both.
 func (a *Aggregator) Add(rec *series.Record) error {
 	a.inMu.RLock()
 	defer a.inMu.RUnlock()
@@ -244,8 +246,10 @@ func (a *Aggregator) Add(rec *series.Record) error {
 			return nil
 		}
 	}
+	queued := *rec
+	queued.Probes = slices.Clone(rec.Probes) // the caller reuses its array
 	select {
-	case a.in <- *rec:
+	case a.in <- queued:
 		return nil
 	default:
 		a.m.shed.Inc()

@@ -376,3 +376,33 @@ func TestFailedWritesKeepWindowsInMemory(t *testing.T) {
 		t.Fatalf("after recovery, count %v of 100", got)
 	}
 }
+
+// TestQueuedRecordOwnsItsProbes: a record that waits in the queue (every shard busy) keeps
+// the probe values it had when Add returned, though the caller reuses its probe array.
+func TestQueuedRecordOwnsItsProbes(t *testing.T) {
+	base := int64(1763683200)
+	c := newClock(base + 5)
+	st := mustStore(t)
+	a := mustOpen(t, st, c, nil)
+	for _, sh := range a.shards {
+		sh.mu.Lock()
+	}
+	r := rec(base+1, "/a", "DE", 100)
+	r.Probes = []series.ProbeValues{{Name: "cdn"}}
+	r.Probes[0].Set(series.ProbeTotal, 42)
+	if err := a.Add(&r); err != nil {
+		t.Fatal(err)
+	}
+	r.Probes[0].Set(series.ProbeTotal, 4000) // the caller's next beacon
+	for _, sh := range a.shards {
+		sh.mu.Unlock()
+	}
+	waitApplied(t, a, 1)
+	var got []float64
+	a.Collect(series.MaskOf(series.Probe), series.ProbeTotal, base, base+60, func(_ int64, _ *series.Labels, c *sketch.Counts) {
+		got = append(got, sketch.Quantile(c.Sketch(), 0.5))
+	})
+	if len(got) != 1 || math.Abs(got[0]-42) > 42*sketch.RelativeAccuracy {
+		t.Fatalf("queued probe total: %v, want about 42", got)
+	}
+}
