@@ -141,6 +141,12 @@ type Aggregator struct {
 
 	inMu   sync.RWMutex // guards closed against sends on a closed queue
 	closed bool
+	// closing is set first by Close: Add's direct path reads it without writing a shared
+	// cache line, then checks its shard's closed flag under the shard lock.
+	closing atomic.Bool
+	// local hands each P the shard it used last (sync.Pool keeps per-P lists), so a core
+	// keeps adding to the sketches already in its cache instead of alternating shards.
+	local sync.Pool
 
 	// viewMu orders queries against the hand-over of windows from shards to pending and
 	// from pending to storage: a query holds it shared for its whole look at memory.
@@ -148,8 +154,7 @@ type Aggregator struct {
 	pending []*window // closed windows, one piece per shard, oldest first, not yet stored
 
 	minOpen atomic.Int64  // records before this window start are re-bucketed into it
-	applied atomic.Int64  // records added to sketches
-	next    atomic.Uint32 // round-robin start for Add's shard choice
+	next atomic.Uint32 // round-robin start for Add's shard choice when local has none free
 
 	cardMu sync.Mutex
 	cards  map[int64]*cardinality
@@ -166,6 +171,9 @@ type shard struct {
 	mu      sync.Mutex
 	windows map[int64]*window
 	buf     []byte
+	closed  bool         // set by Close under mu: direct adds are refused from then on
+	applied atomic.Int64 // records this shard added to sketches, written under mu
+	_       [64]byte     // keep shards' hot fields on separate cache lines
 }
 
 type window struct {
@@ -232,19 +240,26 @@ func Open(logger *slog.Logger, reg prometheus.Registerer, store Store, opts Opti
 // the queue for a worker; when the queue is full too it is refused with ErrQueueFull.
 // Add keeps neither rec nor its Probes array once it returns, so the caller may reuse both.
 func (a *Aggregator) Add(rec *series.Record) error {
-	a.inMu.RLock()
-	defer a.inMu.RUnlock()
-	if a.closed {
+	if a.closing.Load() {
 		return ErrClosed
+	}
+	if sh, _ := a.local.Get().(*shard); sh != nil {
+		if sh.mu.TryLock() {
+			return a.applyLocked(sh, rec)
+		}
+		// Another P holds it; it goes back to that P's list when that P is done.
 	}
 	n := uint32(len(a.shards))
 	first := a.next.Add(1)
 	for i := uint32(0); i < n; i++ {
 		if sh := a.shards[(first+i)%n]; sh.mu.TryLock() {
-			a.apply(sh, rec)
-			sh.mu.Unlock()
-			return nil
+			return a.applyLocked(sh, rec)
 		}
+	}
+	a.inMu.RLock()
+	defer a.inMu.RUnlock()
+	if a.closed {
+		return ErrClosed
 	}
 	queued := *rec
 	queued.Probes = slices.Clone(rec.Probes) // the caller reuses its array
@@ -257,8 +272,27 @@ func (a *Aggregator) Add(rec *series.Record) error {
 	}
 }
 
+// applyLocked adds rec on sh, whose lock the caller took, unlocks it and makes sh this
+// P's shard.
+func (a *Aggregator) applyLocked(sh *shard, rec *series.Record) error {
+	if sh.closed {
+		sh.mu.Unlock()
+		return ErrClosed
+	}
+	a.apply(sh, rec)
+	sh.mu.Unlock()
+	a.local.Put(sh)
+	return nil
+}
+
 // Applied is the number of records added to sketches so far.
-func (a *Aggregator) Applied() int64 { return a.applied.Load() }
+func (a *Aggregator) Applied() int64 {
+	var n int64
+	for _, sh := range a.shards {
+		n += sh.applied.Load()
+	}
+	return n
+}
 
 // QueueDepth is the number of records waiting.
 func (a *Aggregator) QueueDepth() int { return len(a.in) }
@@ -282,6 +316,13 @@ func (a *Aggregator) PendingWindows() int {
 // Close stops taking records, drains the queue, and writes every window, the open one
 // included, to storage: a clean shutdown loses no accepted beacon.
 func (a *Aggregator) Close(ctx context.Context) error {
+	a.closing.Store(true)
+	// Once every shard is marked, no direct add can start, and one under way has finished.
+	for _, sh := range a.shards {
+		sh.mu.Lock()
+		sh.closed = true
+		sh.mu.Unlock()
+	}
 	a.inMu.Lock()
 	if a.closed {
 		a.inMu.Unlock()
@@ -332,7 +373,7 @@ func (a *Aggregator) Apply(rec *series.Record) {
 }
 
 func (a *Aggregator) apply(sh *shard, rec *series.Record) {
-	defer a.applied.Add(1)
+	defer sh.applied.Add(1)
 	if a.opts.SlowDown > 0 {
 		time.Sleep(a.opts.SlowDown)
 	}
