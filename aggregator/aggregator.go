@@ -154,7 +154,7 @@ type Aggregator struct {
 	pending []*window // closed windows, one piece per shard, oldest first, not yet stored
 
 	minOpen atomic.Int64  // records before this window start are re-bucketed into it
-	next atomic.Uint32 // round-robin start for Add's shard choice when local has none free
+	next    atomic.Uint32 // round-robin start for Add's shard choice when local has none free
 
 	cardMu sync.Mutex
 	cards  map[int64]*cardinality
