@@ -19,17 +19,17 @@ func (s *Server) boomerang(c *fiber.Ctx) error {
 	t0 := time.Now()
 	defer func() { s.m.ingestSeconds.Observe(time.Since(t0).Seconds()) }()
 	var cl ingest.Client
-	recv, answered, err := s.admit(c, &cl)
+	recv, answered, err := s.admit(c, &cl, t0)
 	if answered {
 		return err
 	}
 	var body []byte
 	if c.Method() == fiber.MethodPost {
-		if ct := c.Get(fiber.HeaderContentType); ct != "" && !formType(ct) {
-			return s.reject(c, beacon.Malformed, "content type must be application/x-www-form-urlencoded or text/plain, got "+ct, false)
+		if ct := c.Request().Header.ContentType(); len(ct) > 0 && !formType(string(ct)) {
+			return s.reject(c, beacon.Malformed, "content type must be application/x-www-form-urlencoded or text/plain, got "+string(ct), false)
 		}
-		if ce := c.Get(fiber.HeaderContentEncoding); ce != "" && !strings.EqualFold(ce, "identity") {
-			return s.reject(c, beacon.Malformed, "compressed bodies are not accepted (Content-Encoding: "+ce+")", false)
+		if r, detail := compressed(c); r != beacon.OK {
+			return s.reject(c, r, detail, false)
 		}
 		body = c.Request().Body()
 	}

@@ -9,10 +9,18 @@ import (
 
 // corsPolicy answers browsers posting beacons from the site's own origin. A refusal (413,
 // 429, 503) carries the same headers, or the browser reports a CORS error instead of it.
+// Header names and fixed values are built once: they are set on every beacon.
 type corsPolicy struct {
 	any     bool
 	allowed map[string]bool
 }
+
+var (
+	hAllowOrigin   = []byte(fiber.HeaderAccessControlAllowOrigin)
+	hExposeHeaders = []byte(fiber.HeaderAccessControlExposeHeaders)
+	vAnyOrigin     = []byte("*")
+	vRetryAfter    = []byte(fiber.HeaderRetryAfter)
+)
 
 func newCORSPolicy(origins []string) corsPolicy {
 	p := corsPolicy{allowed: map[string]bool{}}
@@ -26,17 +34,21 @@ func newCORSPolicy(origins []string) corsPolicy {
 }
 
 func (p corsPolicy) apply(c *fiber.Ctx) bool {
-	origin := c.Get(fiber.HeaderOrigin)
+	h := &c.Response().Header
 	switch {
 	case p.any:
-		c.Set(fiber.HeaderAccessControlAllowOrigin, "*")
-	case origin != "" && p.allowed[origin]:
-		c.Set(fiber.HeaderAccessControlAllowOrigin, origin)
-		c.Vary(fiber.HeaderOrigin)
-	case origin != "":
-		return false
+		h.SetCanonical(hAllowOrigin, vAnyOrigin)
+	default:
+		origin := c.Request().Header.Peek(fiber.HeaderOrigin)
+		switch {
+		case len(origin) > 0 && p.allowed[string(origin)]:
+			h.SetCanonical(hAllowOrigin, origin)
+			c.Vary(fiber.HeaderOrigin)
+		case len(origin) > 0:
+			return false
+		}
 	}
-	c.Set(fiber.HeaderAccessControlExposeHeaders, "Retry-After")
+	h.SetCanonical(hExposeHeaders, vRetryAfter)
 	return true
 }
 

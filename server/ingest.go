@@ -63,17 +63,15 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 	t0 := time.Now()
 	defer func() { s.m.ingestSeconds.Observe(time.Since(t0).Seconds()) }()
 	var cl ingest.Client
-	recv, answered, err := s.admit(c, &cl)
+	recv, answered, err := s.admit(c, &cl, t0)
 	if answered {
 		return err
 	}
-	if ct := c.Get(fiber.HeaderContentType); ct != "" && !acceptedType(ct) {
-		return s.reject(c, beacon.Malformed, "content type must be text/plain or application/json, got "+ct, false)
+	if ct := c.Request().Header.ContentType(); len(ct) > 0 && !acceptedType(string(ct)) {
+		return s.reject(c, beacon.Malformed, "content type must be text/plain or application/json, got "+string(ct), false)
 	}
-	// Compressed bodies are refused rather than inflated: a small gzip bomb would otherwise
-	// expand far past the body limit.
-	if ce := c.Get(fiber.HeaderContentEncoding); ce != "" && !strings.EqualFold(ce, "identity") {
-		return s.reject(c, beacon.Malformed, "compressed bodies are not accepted (Content-Encoding: "+ce+")", false)
+	if r, detail := compressed(c); r != beacon.OK {
+		return s.reject(c, r, detail, false)
 	}
 	res := resultPool.Get().(*ingest.Result)
 	defer resultPool.Put(res)
@@ -97,15 +95,28 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusOK).JSON(ans)
 }
 
+// compressed refuses a compressed body rather than inflating it: a small gzip bomb would
+// otherwise expand far past the body limit.
+func compressed(c *fiber.Ctx) (beacon.Reason, string) {
+	if ce := c.Request().Header.ContentEncoding(); len(ce) > 0 && !strings.EqualFold(string(ce), "identity") {
+		return beacon.Malformed, "compressed bodies are not accepted (Content-Encoding: " + string(ce) + ")"
+	}
+	return beacon.OK, ""
+}
+
 // admit applies what every beacon endpoint applies before it reads a beacon: the CORS policy,
-// then the visitor's rate limit. It fills cl and returns the receive time; answered is true
-// when it refused the request (err is then the answer's).
-func (s *Server) admit(c *fiber.Ctx, cl *ingest.Client) (recv time.Time, answered bool, err error) {
+// then the visitor's rate limit. It fills cl and returns the receive time (now, the time the
+// handler started, unless the server runs on a test clock); answered is true when it refused
+// the request (err is then the answer's).
+func (s *Server) admit(c *fiber.Ctx, cl *ingest.Client, now time.Time) (recv time.Time, answered bool, err error) {
 	if !s.cors.apply(c) {
 		s.m.refused.WithLabelValues("forbidden_origin").Inc()
 		return recv, true, c.Status(fiber.StatusForbidden).JSON(apiError{Error: "origin not allowed", Reason: "forbidden_origin"})
 	}
-	recv = s.deps.Now()
+	recv = now
+	if s.testClock {
+		recv = s.deps.Now()
+	}
 	*cl = s.client(c)
 	if ok, wait := s.lim.Allow(cl.Addr, recv); !ok {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(wait))
@@ -124,7 +135,7 @@ func (s *Server) client(c *fiber.Ctx) ingest.Client {
 	r := ingest.Request{
 		Peer:         peer,
 		ForwardedFor: forwardedFor(c),
-		UserAgent:    c.Get(fiber.HeaderUserAgent),
+		UserAgent:    string(c.Request().Header.UserAgent()),
 		MobileHint:   c.Get("Sec-CH-UA-Mobile"),
 	}
 	if h := s.deps.Pipeline.CountryHeader(); h != "" {

@@ -139,7 +139,8 @@ type Deps struct {
 	Checks []Check
 	// Mounts add routes of other packages.
 	Mounts []func(fiber.Router) error
-	// Now is the clock; default time.Now.
+	// Now is the clock; default time.Now. With the default a beacon's receive time is the
+	// time its handler started, read once.
 	Now func() time.Time
 }
 
@@ -153,6 +154,8 @@ type Server struct {
 	cors corsPolicy
 	lim  *ratelimit.Limiter
 	hint proxyHint
+	// testClock is set when Deps.Now was given: beacons are then received at its time.
+	testClock bool
 }
 
 // New builds the server and its routes.
@@ -166,6 +169,7 @@ func New(logger *slog.Logger, reg prometheus.Registerer, deps Deps, opts Options
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	testClock := deps.Now != nil
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
@@ -173,7 +177,7 @@ func New(logger *slog.Logger, reg prometheus.Registerer, deps Deps, opts Options
 	if err != nil {
 		return nil, fmt.Errorf("server options: %w", err)
 	}
-	s := &Server{log: logger, opts: opts, deps: deps, m: newMetrics(reg), cors: newCORSPolicy(opts.CORSOrigins), lim: lim}
+	s := &Server{log: logger, opts: opts, deps: deps, m: newMetrics(reg), cors: newCORSPolicy(opts.CORSOrigins), lim: lim, testClock: testClock}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "rumd",
 		BodyLimit:             opts.BodyLimit,
