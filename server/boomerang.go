@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
 
 	"rumd/ingest"
 	"rumd/ingest/beacon"
@@ -25,8 +26,8 @@ func (s *Server) boomerang(c *fiber.Ctx) error {
 	}
 	var body []byte
 	if c.Method() == fiber.MethodPost {
-		if ct := c.Request().Header.ContentType(); len(ct) > 0 && !formType(string(ct)) {
-			return s.reject(c, beacon.Malformed, "content type must be application/x-www-form-urlencoded or text/plain, got "+string(ct), false)
+		if ct := utils.UnsafeString(c.Request().Header.ContentType()); ct != "" && !formType(ct) {
+			return s.reject(c, beacon.Malformed, "content type must be application/x-www-form-urlencoded or text/plain, got "+ct, false)
 		}
 		if r, detail := compressed(c); r != beacon.OK {
 			return s.reject(c, r, detail, false)

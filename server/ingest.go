@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
 
 	"rumd/ingest"
 	"rumd/ingest/beacon"
@@ -67,8 +68,8 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 	if answered {
 		return err
 	}
-	if ct := c.Request().Header.ContentType(); len(ct) > 0 && !acceptedType(string(ct)) {
-		return s.reject(c, beacon.Malformed, "content type must be text/plain or application/json, got "+string(ct), false)
+	if ct := utils.UnsafeString(c.Request().Header.ContentType()); ct != "" && !acceptedType(ct) {
+		return s.reject(c, beacon.Malformed, "content type must be text/plain or application/json, got "+ct, false)
 	}
 	if r, detail := compressed(c); r != beacon.OK {
 		return s.reject(c, r, detail, false)
@@ -98,8 +99,8 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 // compressed refuses a compressed body rather than inflating it: a small gzip bomb would
 // otherwise expand far past the body limit.
 func compressed(c *fiber.Ctx) (beacon.Reason, string) {
-	if ce := c.Request().Header.ContentEncoding(); len(ce) > 0 && !strings.EqualFold(string(ce), "identity") {
-		return beacon.Malformed, "compressed bodies are not accepted (Content-Encoding: " + string(ce) + ")"
+	if ce := utils.UnsafeString(c.Request().Header.ContentEncoding()); ce != "" && !strings.EqualFold(ce, "identity") {
+		return beacon.Malformed, "compressed bodies are not accepted (Content-Encoding: " + ce + ")"
 	}
 	return beacon.OK, ""
 }
@@ -135,7 +136,7 @@ func (s *Server) client(c *fiber.Ctx) ingest.Client {
 	r := ingest.Request{
 		Peer:         peer,
 		ForwardedFor: forwardedFor(c),
-		UserAgent:    string(c.Request().Header.UserAgent()),
+		UserAgent:    utils.UnsafeString(c.Request().Header.UserAgent()), // valid for the request only
 		MobileHint:   c.Get("Sec-CH-UA-Mobile"),
 	}
 	if h := s.deps.Pipeline.CountryHeader(); h != "" {
