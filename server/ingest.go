@@ -153,7 +153,7 @@ func forwardedFor(c *fiber.Ctx) string {
 	case 0:
 		return ""
 	case 1:
-		return string(lines[0])
+		return utils.UnsafeString(lines[0]) // valid for the request only
 	}
 	parts := make([]string, len(lines))
 	for i, l := range lines {
