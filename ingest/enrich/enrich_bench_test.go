@@ -2,8 +2,11 @@ package enrich
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
+	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"github.com/oschwald/geoip2-golang"
@@ -11,6 +14,7 @@ import (
 
 	"rumd/internal/geoipfile"
 	"rumd/internal/testutil"
+	"rumd/loadtest"
 )
 
 // benchDB writes a database of 10,000 IPv4 /24s and 2,000 IPv6 /48s spread over 250
@@ -231,5 +235,83 @@ func BenchmarkEnrich(b *testing.B) {
 		sink = e.Country(addrs[i%len(addrs)], "", "")
 		sink = e.Device(ua, "?0")
 		sink = e.PageGroup("https://example.com/questions/42?tab=votes")
+	}
+}
+
+// benchViews draws n page views of the load tool's population (80,000 raw URLs ranked by a
+// Zipf law over its page templates, its user-agent mix, 20 countries), writes the tool's
+// GeoIP file and returns an enricher that reads it and trusts loopback, as a load run
+// configures rumd, with each view's X-Forwarded-For.
+func benchViews(b *testing.B, n int) (*Enricher, []loadtest.View) {
+	b.Helper()
+	pop, err := loadtest.NewPopulation(80_000)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	z := pop.NewZipf(r)
+	views := make([]loadtest.View, n)
+	for i := range views {
+		views[i] = pop.Draw(r, z)
+	}
+	geo := filepath.Join(b.TempDir(), "geo.mmdb")
+	if err := loadtest.WriteGeoIP(geo, "geoip2-country"); err != nil {
+		b.Fatal(err)
+	}
+	return benchEnricher(b, Options{GeoIPPath: geo, TrustedProxies: []string{"127.0.0.1/32"}}), views
+}
+
+var loopback = netip.MustParseAddr("127.0.0.1")
+
+// BenchmarkPopulation runs each request-side enrichment over the load tool's population,
+// one view after the other, on one core ("serial") and on every core ("parallel", where
+// shared cache lines show). "client" is what the pipeline does per request and beacon:
+// address, country, device and bot, page group.
+func BenchmarkPopulation(b *testing.B) {
+	e, views := benchViews(b, 20_000)
+	steps := []struct {
+		name string
+		fn   func(v *loadtest.View)
+	}{
+		{"agent", func(v *loadtest.View) {
+			if IsBot(v.UA) {
+				b.Fatalf("browser %q taken for a bot", v.UA)
+			}
+			sink = e.Device(v.UA, "")
+		}},
+		{"page", func(v *loadtest.View) { sink = e.PageGroup(v.URL) }},
+		{"country", func(v *loadtest.View) { sink = e.Country(loopback, v.IP, "") }},
+		{"client", func(v *loadtest.View) {
+			_ = e.ClientAddr(loopback, v.IP)
+			sink = e.Country(loopback, v.IP, "")
+			botSink = IsBot(v.UA)
+			sink = e.Device(v.UA, "")
+			sink = e.PageGroup(v.URL)
+		}},
+	}
+	for _, st := range steps {
+		b.Run(st.name+"/serial", func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				st.fn(&views[i])
+				if i++; i == len(views) {
+					i = 0
+				}
+			}
+		})
+		b.Run(st.name+"/parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			var start atomic.Int64
+			b.RunParallel(func(pb *testing.PB) {
+				i := int(start.Add(7919)) % len(views)
+				for pb.Next() {
+					st.fn(&views[i])
+					if i++; i == len(views) {
+						i = 0
+					}
+				}
+			})
+		})
 	}
 }
