@@ -291,7 +291,12 @@ func matchRegexp(re *regexp.Regexp, p []byte) bool {
 // path, without query string or fragment. A URL with an opaque scheme ("about:blank",
 // "data:...") has no path and gives "".
 func urlPath(s string) string {
-	if i := strings.IndexAny(s, "?#"); i >= 0 {
+	// Two IndexByte scans (vectorised) beat one IndexAny, which goes byte by byte; it was
+	// the largest cost of a page-cache hit (BenchmarkPopulation/page).
+	if i := strings.IndexByte(s, '?'); i >= 0 {
+		s = s[:i]
+	}
+	if i := strings.IndexByte(s, '#'); i >= 0 {
 		s = s[:i]
 	}
 	if strings.HasPrefix(s, "//") {
