@@ -104,11 +104,12 @@ type Request struct {
 
 // Client enriches what the transport knows of a request into the visitor's Client.
 func (p *Pipeline) Client(r *Request) Client {
+	device, bot := p.enr.Agent(r.UserAgent, r.MobileHint)
 	return Client{
 		Addr:    p.enr.ClientAddr(r.Peer, r.ForwardedFor),
-		Bot:     enrich.IsBot(r.UserAgent),
+		Bot:     bot,
 		Country: p.enr.Country(r.Peer, r.ForwardedFor, r.CDNCountry),
-		Device:  p.enr.Device(r.UserAgent, r.MobileHint),
+		Device:  device,
 	}
 }
 

@@ -108,8 +108,10 @@ func (e *Enricher) lookupCountry(a netip.Addr) string {
 	}
 	off := res.Offset()
 	if c, ok := e.countries.get(off); ok {
+		e.counts.hit(cacheCountry)
 		return c
 	}
+	e.counts.miss(cacheCountry)
 	var c string
 	var rec countryRecord
 	if err := res.Decode(&rec); err == nil {

@@ -48,10 +48,19 @@ var deviceMatcher = func() *tokenMatcher {
 // its Sec-CH-UA-Mobile client hint ("?1" means mobile; Chromium sends "?0" on tablets and
 // desktops, so "?0" is left to the User-Agent). iPadOS Safari and "request desktop site"
 // modes send a desktop User-Agent and are counted as desktop: the server cannot tell.
+// Device scans the User-Agent on every call; Agent answers from a cache.
 func (e *Enricher) Device(userAgent, secCHUAMobile string) string {
 	if secCHUAMobile == "?1" {
 		return Mobile
 	}
+	return deviceClasses[uaDevice(userAgent)]
+}
+
+// deviceClasses are the device classes by the index uaDevice returns.
+var deviceClasses = [...]string{Mobile, Tablet, Desktop}
+
+// uaDevice returns the index in deviceClasses of the device class the User-Agent alone says.
+func uaDevice(userAgent string) uint8 {
 	phone, android := false, false
 	for from := 0; ; {
 		pos, tok := deviceMatcher.next(userAgent, from)
@@ -60,7 +69,7 @@ func (e *Enricher) Device(userAgent, secCHUAMobile string) string {
 		}
 		switch deviceTokens[tok].hint {
 		case hintTablet:
-			return Tablet
+			return 1
 		case hintPhone:
 			phone = true
 		case hintAndroid:
@@ -70,9 +79,9 @@ func (e *Enricher) Device(userAgent, secCHUAMobile string) string {
 	}
 	switch {
 	case phone:
-		return Mobile
+		return 0
 	case android:
-		return Tablet
+		return 1
 	}
-	return Desktop
+	return 2
 }

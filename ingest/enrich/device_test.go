@@ -92,11 +92,18 @@ func TestDevice(t *testing.T) {
 			if got := e.Device(tc.ua, tc.chMobile); got != tc.want {
 				t.Fatalf("Device(%q, %q) = %q, want %q", tc.ua, tc.chMobile, got, tc.want)
 			}
+			// Agent gives the same class, from the User-Agent cache the second time.
+			for try := range 2 {
+				if got, _ := e.Agent(tc.ua, tc.chMobile); got != tc.want {
+					t.Fatalf("call %d: Agent(%q, %q) device = %q, want %q", try+1, tc.ua, tc.chMobile, got, tc.want)
+				}
+			}
 		})
 	}
 }
 
 func TestIsBot(t *testing.T) {
+	e := mustEnricher(t, enrich.DefaultOptions())
 	for _, tc := range []struct {
 		name string
 		ua   string
@@ -152,6 +159,13 @@ func TestIsBot(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := enrich.IsBot(tc.ua); got != tc.want {
 				t.Fatalf("IsBot(%q) = %v, want %v", tc.ua, got, tc.want)
+			}
+			// Agent says the same, from the User-Agent cache the second time, whatever the
+			// mobile hint.
+			for try, hint := range []string{"", "?1", "?0"} {
+				if _, got := e.Agent(tc.ua, hint); got != tc.want {
+					t.Fatalf("call %d: Agent(%q, %q) bot = %v, want %v", try+1, tc.ua, hint, got, tc.want)
+				}
 			}
 		})
 	}

@@ -96,6 +96,9 @@ type Enricher struct {
 	countryHeader string
 	rules         []pageRule
 	pages         *interner
+	pageCache     *stringCache[string]      // page group by URL path
+	agents        *stringCache[agentAnswer] // device class and bot by User-Agent
+	counts        *cacheCounts              // lookups of those caches and of countries
 
 	db        *maxminddb.Reader
 	geoPath   string
@@ -153,6 +156,9 @@ func New(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Enriche
 		countryHeader: opts.CountryHeader,
 		rules:         rules,
 		pages:         newInterner(),
+		pageCache:     newStringCache[string](pageCacheSets, maxPageKey),
+		agents:        newStringCache[agentAnswer](agentCacheSets, maxAgentKey),
+		counts:        new(cacheCounts),
 		geoPath:       opts.GeoIPPath,
 	}
 	if opts.GeoIPPath != "" {
@@ -171,6 +177,9 @@ func New(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Enriche
 			"type", db.Metadata.DatabaseType, "built", e.geoBuilt, "ip_version", db.Metadata.IPVersion)
 	}
 	e.metrics = newMetrics(reg, e.db)
+	if reg != nil {
+		reg.MustRegister(newCacheCollector(e.counts))
+	}
 	return e, nil
 }
 

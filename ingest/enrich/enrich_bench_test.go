@@ -2,8 +2,11 @@ package enrich
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
+	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"github.com/oschwald/geoip2-golang"
@@ -11,6 +14,7 @@ import (
 
 	"rumd/internal/geoipfile"
 	"rumd/internal/testutil"
+	"rumd/loadtest"
 )
 
 // benchDB writes a database of 10,000 IPv4 /24s and 2,000 IPv6 /48s spread over 250
@@ -38,13 +42,14 @@ func benchDB(b *testing.B, layout geoipfile.Layout) (string, []netip.Addr) {
 	return testutil.MustGeoIPFile(b, layout, nets...), addrs
 }
 
-func benchEnricher(b *testing.B, opts Options) *Enricher {
-	b.Helper()
+// internalEnricher is New for the package's own tests and benchmarks, closed at cleanup.
+func internalEnricher(tb testing.TB, opts Options) *Enricher {
+	tb.Helper()
 	e, err := New(nil, nil, opts)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	b.Cleanup(func() { e.Close() })
+	tb.Cleanup(func() { e.Close() })
 	return e
 }
 
@@ -92,7 +97,7 @@ func BenchmarkCountryLookup(b *testing.B) {
 			}
 		})
 		b.Run(layout.String()+"/maxminddb-cached", func(b *testing.B) {
-			e := benchEnricher(b, Options{GeoIPPath: path})
+			e := internalEnricher(b, Options{GeoIPPath: path})
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
 				sink = e.Country(addrs[i%len(addrs)], "", "")
@@ -103,7 +108,7 @@ func BenchmarkCountryLookup(b *testing.B) {
 
 func BenchmarkCountry(b *testing.B) {
 	path, addrs := benchDB(b, geoipfile.GeoIP2Country)
-	e := benchEnricher(b, Options{GeoIPPath: path, TrustedProxies: []string{"10.0.0.0/8"}, CountryHeader: "CF-IPCountry"})
+	e := internalEnricher(b, Options{GeoIPPath: path, TrustedProxies: []string{"10.0.0.0/8"}, CountryHeader: "CF-IPCountry"})
 	peer := netip.MustParseAddr("10.1.2.3")
 	xffs := make([]string, len(addrs))
 	for i, a := range addrs {
@@ -140,7 +145,7 @@ func BenchmarkCountry(b *testing.B) {
 }
 
 func BenchmarkClientAddr(b *testing.B) {
-	e := benchEnricher(b, Options{TrustedProxies: []string{"10.0.0.0/8", "2001:db8:aaaa::/48"}})
+	e := internalEnricher(b, Options{TrustedProxies: []string{"10.0.0.0/8", "2001:db8:aaaa::/48"}})
 	peer := netip.MustParseAddr("10.1.2.3")
 	b.ReportAllocs()
 	var a netip.Addr
@@ -159,7 +164,7 @@ var benchUAs = []string{
 }
 
 func BenchmarkDevice(b *testing.B) {
-	e := benchEnricher(b, Options{})
+	e := internalEnricher(b, Options{})
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		sink = e.Device(benchUAs[i%len(benchUAs)], "")
@@ -198,7 +203,7 @@ func BenchmarkPageGroup(b *testing.B) {
 		{"regex-first", regexRules, "https://example.com/users/42/alice"},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			e := benchEnricher(b, Options{PageRules: bc.rules})
+			e := internalEnricher(b, Options{PageRules: bc.rules})
 			b.ReportAllocs()
 			for b.Loop() {
 				sink = e.PageGroup(bc.url)
@@ -206,7 +211,7 @@ func BenchmarkPageGroup(b *testing.B) {
 		})
 	}
 	b.Run("parallel-default-rule", func(b *testing.B) {
-		e := benchEnricher(b, Options{})
+		e := internalEnricher(b, Options{})
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			var s string
@@ -221,15 +226,153 @@ func BenchmarkPageGroup(b *testing.B) {
 // BenchmarkEnrich is the whole enrichment of one beacon, as the ingest handler calls it.
 func BenchmarkEnrich(b *testing.B) {
 	path, addrs := benchDB(b, geoipfile.GeoIP2Country)
-	e := benchEnricher(b, Options{GeoIPPath: path, PageRules: []PageRule{{Match: "/questions/:id"}}})
+	e := internalEnricher(b, Options{GeoIPPath: path, PageRules: []PageRule{{Match: "/questions/:id"}}})
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		ua := benchUAs[i%len(benchUAs)]
-		if IsBot(ua) {
+		var bot bool
+		if sink, bot = e.Agent(benchUAs[i%len(benchUAs)], "?0"); bot {
 			b.Fatal("browser taken for a bot")
 		}
 		sink = e.Country(addrs[i%len(addrs)], "", "")
-		sink = e.Device(ua, "?0")
 		sink = e.PageGroup("https://example.com/questions/42?tab=votes")
 	}
+}
+
+// benchViews draws n page views of the load tool's population (80,000 raw URLs ranked by a
+// Zipf law over its page templates, its user-agent mix, 20 countries), writes the tool's
+// GeoIP file and returns an enricher that reads it and trusts loopback, as a load run
+// configures rumd, with each view's X-Forwarded-For.
+func benchViews(b *testing.B, n int) (*Enricher, []loadtest.View) {
+	b.Helper()
+	pop, err := loadtest.NewPopulation(80_000)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	z := pop.NewZipf(r)
+	views := make([]loadtest.View, n)
+	for i := range views {
+		views[i] = pop.Draw(r, z)
+	}
+	geo := filepath.Join(b.TempDir(), "geo.mmdb")
+	if err := loadtest.WriteGeoIP(geo, "geoip2-country"); err != nil {
+		b.Fatal(err)
+	}
+	return internalEnricher(b, Options{GeoIPPath: geo, TrustedProxies: []string{"127.0.0.1/32"}}), views
+}
+
+var loopback = netip.MustParseAddr("127.0.0.1")
+
+// BenchmarkPopulation runs each request-side enrichment over the load tool's population,
+// one view after the other, on one core ("serial") and on every core ("parallel", where
+// shared cache lines show). "client" is what the pipeline does per request and beacon:
+// address, country, device and bot, page group.
+func BenchmarkPopulation(b *testing.B) {
+	e, views := benchViews(b, 20_000)
+	steps := []struct {
+		name  string
+		fn    func(v *loadtest.View)
+		cache int // whose hit rate is reported; -1 for none
+	}{
+		{"agent", func(v *loadtest.View) {
+			if sink, botSink = e.Agent(v.UA, ""); botSink {
+				b.Fatalf("browser %q taken for a bot", v.UA)
+			}
+		}, cacheAgent},
+		// agent-scan is what Agent saves: both scans of the User-Agent on every call.
+		{"agent-scan", func(v *loadtest.View) {
+			botSink = IsBot(v.UA)
+			sink = e.Device(v.UA, "")
+		}, -1},
+		{"page", func(v *loadtest.View) { sink = e.PageGroup(v.URL) }, cachePage},
+		// page-uncached is what the page cache saves.
+		{"page-uncached", func(v *loadtest.View) { sink = e.pathGroup(urlPath(v.URL)) }, -1},
+		{"country", func(v *loadtest.View) { sink = e.Country(loopback, v.IP, "") }, cacheCountry},
+		{"client", func(v *loadtest.View) {
+			_ = e.ClientAddr(loopback, v.IP)
+			sink = e.Country(loopback, v.IP, "")
+			sink, botSink = e.Agent(v.UA, "")
+			sink = e.PageGroup(v.URL)
+		}, -1},
+	}
+	for _, st := range steps {
+		b.Run(st.name+"/serial", func(b *testing.B) {
+			defer reportHits(b, e, st.cache)()
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				st.fn(&views[i])
+				if i++; i == len(views) {
+					i = 0
+				}
+			}
+		})
+		b.Run(st.name+"/parallel", func(b *testing.B) {
+			defer reportHits(b, e, st.cache)()
+			b.ReportAllocs()
+			var start atomic.Int64
+			b.RunParallel(func(pb *testing.PB) {
+				i := int(start.Add(7919)) % len(views)
+				for pb.Next() {
+					st.fn(&views[i])
+					if i++; i == len(views) {
+						i = 0
+					}
+				}
+			})
+		})
+	}
+}
+
+// reportHits reports the hit rate of cache (if not -1) over what runs until the function
+// it returns is called.
+func reportHits(b *testing.B, e *Enricher, cache int) func() {
+	if cache < 0 {
+		return func() {}
+	}
+	h0, m0 := e.counts.sum(cache)
+	return func() {
+		h, m := e.counts.sum(cache)
+		if n := h - h0 + m - m0; n > 0 {
+			b.ReportMetric(100*float64(h-h0)/float64(n), "hit%")
+		}
+	}
+}
+
+// BenchmarkCacheSpray is the worst case of the caches: every key is new (a crawler walking
+// product ids, a spray of made-up User-Agents), so every lookup misses and its entry
+// replaces another. "uncached" is the same work without the cache.
+func BenchmarkCacheSpray(b *testing.B) {
+	e := internalEnricher(b, Options{})
+	const n = 1 << 16
+	urls, uas := make([]string, n), make([]string, n)
+	for i := range n {
+		urls[i] = fmt.Sprintf("https://example.com/p%d/items/%d", i, i*7919)
+		uas[i] = fmt.Sprintf("%s Spray/%d", benchUAs[i%len(benchUAs)], i)
+	}
+	b.Run("page", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			sink = e.PageGroup(urls[i%n])
+		}
+	})
+	b.Run("page-uncached", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			sink = e.pathGroup(urlPath(urls[i%n]))
+		}
+	})
+	b.Run("agent", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			sink, botSink = e.Agent(uas[i%n], "")
+		}
+	})
+	b.Run("agent-scan", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			botSink = IsBot(uas[i%n])
+			sink = e.Device(uas[i%n], "")
+		}
+	})
 }

@@ -23,6 +23,13 @@ type PageRule struct {
 // MaxPageLen bounds the length in bytes of a page group.
 const MaxPageLen = 200
 
+// Page cache bounds: 8,192 URL paths of at most 256 bytes, so at most about 3 MiB whatever
+// the traffic; longer paths are worked out afresh.
+const (
+	pageCacheSets = 2048
+	maxPageKey    = 256
+)
+
 // maxPathScan bounds the bytes of a URL path looked at; longer paths are cut before rules
 // run, so their groups may differ from the full path's, but stay bounded.
 const maxPathScan = 512
@@ -220,9 +227,31 @@ func indexSlash(b []byte) int {
 // group. Without a match, the default rule replaces numeric segments with ":id", UUIDs with
 // ":uuid" and hex strings of 16 or more digits with ":hex". The result is at most
 // MaxPageLen bytes; an empty or unparsable URL is "/".
+//
+// The group depends on the path alone, so it is cached by the path as sent (before
+// cleaning): whatever the rules, the same path always gives the same group.
 func (e *Enricher) PageGroup(rawURL string) string {
+	path := urlPath(rawURL)
+	c := e.pageCache
+	if !c.cacheable(path) {
+		e.counts.miss(cachePage)
+		return e.pathGroup(path)
+	}
+	g, h, ok := c.get(path)
+	if ok {
+		e.counts.hit(cachePage)
+		return g
+	}
+	e.counts.miss(cachePage)
+	g = e.pathGroup(path)
+	c.put(path, h, g)
+	return g
+}
+
+// pathGroup works out the page group of a URL path as urlPath returns it.
+func (e *Enricher) pathGroup(path string) string {
 	var pathBuf [maxPathScan]byte
-	p := cleanPath(pathBuf[:0], urlPath(rawURL))
+	p := cleanPath(pathBuf[:0], path)
 	if len(p) == 1 && len(e.rules) == 0 {
 		return "/"
 	}
@@ -262,7 +291,12 @@ func matchRegexp(re *regexp.Regexp, p []byte) bool {
 // path, without query string or fragment. A URL with an opaque scheme ("about:blank",
 // "data:...") has no path and gives "".
 func urlPath(s string) string {
-	if i := strings.IndexAny(s, "?#"); i >= 0 {
+	// Two IndexByte scans (vectorised) beat one IndexAny, which goes byte by byte; it was
+	// the largest cost of a page-cache hit (BenchmarkPopulation/page).
+	if i := strings.IndexByte(s, '?'); i >= 0 {
+		s = s[:i]
+	}
+	if i := strings.IndexByte(s, '#'); i >= 0 {
 		s = s[:i]
 	}
 	if strings.HasPrefix(s, "//") {

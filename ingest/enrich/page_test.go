@@ -50,8 +50,11 @@ func TestPageGroupRules(t *testing.T) {
 		{"case sensitive", "/Questions/42", "/Questions/:id"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := e.PageGroup(tc.url); got != tc.want {
-				t.Fatalf("PageGroup(%q) = %q, want %q", tc.url, got, tc.want)
+			// The second call is answered by the page cache.
+			for try := range 2 {
+				if got := e.PageGroup(tc.url); got != tc.want {
+					t.Fatalf("call %d: PageGroup(%q) = %q, want %q", try+1, tc.url, got, tc.want)
+				}
 			}
 		})
 	}
@@ -95,8 +98,11 @@ func TestPageGroupDefaultRule(t *testing.T) {
 		{"long path bounded", long, strings.TrimSuffix(long[:enrich.MaxPageLen], "/")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := e.PageGroup(tc.url); got != tc.want {
-				t.Fatalf("PageGroup(%q) = %q, want %q", tc.url, got, tc.want)
+			// The second call is answered by the page cache.
+			for try := range 2 {
+				if got := e.PageGroup(tc.url); got != tc.want {
+					t.Fatalf("call %d: PageGroup(%q) = %q, want %q", try+1, tc.url, got, tc.want)
+				}
 			}
 		})
 	}
