@@ -1,7 +1,10 @@
 // Command benchreport is the second half of `make bench`: it reads the output of the Go
 // micro-benchmarks, serves a fresh rumd on loopback, loads it and a bare 204 handler with
 // `rumd loadtest --baseline`, samples rumd's resident memory meanwhile, and prints one
-// summary table next to the budgets of docs/design.md §7.
+// summary table next to the budgets of docs/design.md §7. With several connection counts
+// and -runs, it repeats each load and ends with the medians per format and connection
+// count, which is what the ratio budget is judged on (single runs on a shared machine
+// spread widely).
 package main
 
 import (
@@ -33,18 +36,32 @@ func main() {
 	bin := flag.String("rumd", "bin/rumd", "rumd binary to load; empty: no load run")
 	duration := flag.Duration("duration", 10*time.Second, "load duration per target")
 	count := flag.Int("count", 5_000_000, "bound on beacons per target")
-	conns := flag.Int("connections", 16, "keep-alive connections")
+	conns := flag.String("connections", "16", "keep-alive connections; a comma-separated list loads each in turn")
+	runs := flag.Int("runs", 1, "load runs per format and connection count; the summary gives their medians")
 	rate := flag.Float64("rate", 0, "open-loop rate; 0 for closed loop")
 	baseline := flag.Bool("baseline", true, "also load the bare 204 handler, for the ratio")
 	formats := flag.String("formats", "v1,boomerang", "beacon formats to load, each against a fresh rumd (comma-separated)")
 	flag.Parse()
-	if err := run(*benchFile, *bin, strings.Split(*formats, ","), *duration, *count, *conns, *rate, *baseline); err != nil {
+	var connList []int
+	for _, f := range strings.Split(*conns, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 4096 {
+			fmt.Fprintf(os.Stderr, "benchreport: -connections %q: want positive numbers like 16,64\n", *conns)
+			os.Exit(2)
+		}
+		connList = append(connList, n)
+	}
+	if *runs < 1 || *runs > 20 {
+		fmt.Fprintf(os.Stderr, "benchreport: -runs %d: want 1..20\n", *runs)
+		os.Exit(2)
+	}
+	if err := run(*benchFile, *bin, strings.Split(*formats, ","), *duration, *count, connList, *runs, *rate, *baseline); err != nil {
 		fmt.Fprintln(os.Stderr, "benchreport:", err)
 		os.Exit(1)
 	}
 }
 
-func run(benchFile, bin string, formats []string, duration time.Duration, count, conns int, rate float64, baseline bool) error {
+func run(benchFile, bin string, formats []string, duration time.Duration, count int, conns []int, runs int, rate float64, baseline bool) error {
 	var benches []bench
 	if benchFile != "" {
 		var r io.Reader = os.Stdin
@@ -63,15 +80,24 @@ func run(benchFile, bin string, formats []string, duration time.Duration, count,
 	}
 	var loads []*loadResult
 	if bin != "" {
-		for _, format := range formats {
-			load, err := runLoad(bin, strings.TrimSpace(format), duration, count, conns, rate, baseline)
-			if err != nil {
-				return err
+		// Runs go round the formats and connection counts in turn, so a stretch of other
+		// work on the machine spreads over all of them rather than one.
+		for i := 0; i < runs; i++ {
+			for _, c := range conns {
+				for _, format := range formats {
+					load, err := runLoad(bin, strings.TrimSpace(format), duration, count, c, rate, baseline)
+					if err != nil {
+						return err
+					}
+					loads = append(loads, load)
+				}
 			}
-			loads = append(loads, load)
 		}
 	}
 	printTable(os.Stdout, benches, loads)
+	if len(loads) > len(formats) {
+		printMedians(os.Stdout, loads)
+	}
 	for _, load := range loads {
 		if !load.rep.OK || load.exit != 0 {
 			return fmt.Errorf("the %s load run failed its checks: %s", load.format, strings.Join(load.rep.Problems, "; "))
@@ -153,6 +179,7 @@ func parseBench(r io.Reader) ([]bench, error) {
 
 type loadResult struct {
 	format string
+	conns  int
 	cmd    string
 	rep    loadtest.Report
 	exit   int
@@ -257,7 +284,7 @@ func runLoad(bin, format string, duration time.Duration, count, conns int, rate 
 	cpu1, cpuErr1 := cpuOf(srv.Process.Pid)
 	close(stop)
 	<-sampled
-	res := &loadResult{format: format, cmd: "rumd " + strings.Join(args, " "), maxRSS: maxRSS}
+	res := &loadResult{format: format, conns: conns, cmd: "rumd " + strings.Join(args, " "), maxRSS: maxRSS}
 	if cpuErr == nil && cpuErr1 == nil {
 		res.cpu = cpu1 - cpu0
 	}
@@ -372,10 +399,68 @@ func printTable(w io.Writer, benches []bench, loads []*loadResult) {
 	}
 }
 
+// printMedians prints, per format and connection count, each run's ratio and the medians of
+// the ratio and of the CPU per beacon.
+func printMedians(w io.Writer, loads []*loadResult) {
+	type key struct {
+		format string
+		conns  int
+	}
+	var order []key
+	by := map[key][]*loadResult{}
+	for _, l := range loads {
+		k := key{l.format, l.conns}
+		if by[k] == nil {
+			order = append(order, k)
+		}
+		by[k] = append(by[k], l)
+	}
+	fmt.Fprintf(w, "medians of runs (budget: ratio ≥ 0.60 at every format and connection count)\n")
+	fmt.Fprintf(w, "%-10s %6s %-24s %7s %12s %12s %12s\n", "format", "conns", "ratio of each run", "median", "rumd b/s", "rumd µs/b", "bare µs/b")
+	for _, k := range order {
+		var ratios, rates, cpu, bare []float64
+		for _, l := range by[k] {
+			r := &l.rep
+			if r.Ratio != nil {
+				ratios = append(ratios, *r.Ratio)
+			}
+			if r.Rumd != nil && r.Rumd.Sent > 0 {
+				rates = append(rates, r.Rumd.Rate)
+				if l.cpu > 0 {
+					cpu = append(cpu, float64(l.cpu.Microseconds())/float64(r.Rumd.Sent))
+				}
+			}
+			if r.Baseline != nil && r.Baseline.Sent > 0 && l.bareCPU > 0 {
+				bare = append(bare, float64(l.bareCPU.Microseconds())/float64(r.Baseline.Sent))
+			}
+		}
+		each := make([]string, len(ratios))
+		for i, x := range ratios {
+			each[i] = fmt.Sprintf("%.2f", x)
+		}
+		fmt.Fprintf(w, "%-10s %6d %-24s %7s %12s %12s %12s\n", k.format, k.conns, strings.Join(each, " "),
+			fmtMedian(ratios, "%.2f"), fmtMedian(rates, "%.0f"), fmtMedian(cpu, "%.1f"), fmtMedian(bare, "%.1f"))
+	}
+	fmt.Fprintln(w)
+}
+
+func fmtMedian(xs []float64, format string) string {
+	if len(xs) == 0 {
+		return "-"
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	m := s[len(s)/2]
+	if len(s)%2 == 0 {
+		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return fmt.Sprintf(format, m)
+}
+
 // printLoad prints one load run: its rates and latencies, and its checks against the budgets.
 func printLoad(w io.Writer, load *loadResult) {
 	r := &load.rep
-	fmt.Fprintf(w, "%s beacons — load average before the run: %.2f (other work on the machine skews the figures)\n", load.format, r.Machine.LoadAvg)
+	fmt.Fprintf(w, "%s beacons, %d connections — load average before the run: %.2f (other work on the machine skews the figures)\n", load.format, load.conns, r.Machine.LoadAvg)
 	fmt.Fprintf(w, "%-24s %12s %9s %9s %9s %9s\n", "load ("+r.Mode+" loop)", "beacons/s", "p50 ms", "p95 ms", "p99 ms", "max ms")
 	row := func(name string, res *loadtest.Result) {
 		if res == nil {
