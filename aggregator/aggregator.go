@@ -397,25 +397,21 @@ func (a *Aggregator) apply(sh *shard, rec *series.Record) {
 			labels[d] = w.card.admit(d, labels[d], a.m)
 		}
 	}
+	fresh := 0 // Counts that were empty: live sketches from now on
 	for _, vi := range a.fedPage {
 		e := a.entry(sh, w, vi, &labels, series.NumPageMetrics)
-		for m := 0; m < series.NumPageMetrics; m++ {
-			if rec.Has&(1<<m) != 0 {
-				a.add(e, m, rec.Values[m])
-			}
-		}
+		fresh += sketch.AddEach(e.sk, rec.Values[:], uint32(rec.Has))
 	}
 	for pi := range rec.Probes {
 		p := &rec.Probes[pi]
 		labels[series.Probe] = w.card.admit(series.Probe, p.Name, a.m)
 		for _, vi := range a.fedProbe {
 			e := a.entry(sh, w, vi, &labels, series.NumProbeMetrics)
-			for m := 0; m < series.NumProbeMetrics; m++ {
-				if p.Has&(1<<m) != 0 {
-					a.add(e, m, p.Values[m])
-				}
-			}
+			fresh += sketch.AddEach(e.sk, p.Values[:], uint32(p.Has))
 		}
+	}
+	if fresh > 0 {
+		a.m.liveSketches.Add(float64(fresh))
 	}
 }
 
@@ -431,14 +427,6 @@ func (a *Aggregator) entry(sh *shard, w *window, vi int, labels *series.Labels, 
 		w.views[vi][string(sh.buf)] = e
 	}
 	return e
-}
-
-func (a *Aggregator) add(e *entry, m int, v float64) {
-	c := &e.sk[m]
-	if c.Empty() {
-		a.m.liveSketches.Inc()
-	}
-	c.Add(v) // values were validated finite and non-negative
 }
 
 func (a *Aggregator) cardinality(start int64) *cardinality {

@@ -33,6 +33,43 @@ func (c *Counts) Add(v float64) {
 	c.b[i-c.base]++
 }
 
+// AddEach adds values[m] to cs[m] for every m whose bit is set in has (values
+// non-negative, as Add), and returns how many of those Counts were empty before. It works
+// out every bucket index first and then does the increments in one tight loop, so that the
+// cache misses of different Counts (each its own allocation) overlap instead of waiting on
+// each other: the aggregator adds a beacon's values to one series' Counts this way.
+func AddEach(cs []Counts, values []float64, has uint32) (fresh int) {
+	var idx [32]int32
+	n := min(len(cs), len(values), 32)
+	for m := 0; m < n; m++ {
+		if v := values[m]; has&(1<<m) != 0 && v > minIndexable {
+			idx[m] = int32(Exp2Mapping{}.Index(v))
+		}
+	}
+	for m := 0; m < n; m++ {
+		if has&(1<<m) == 0 {
+			continue
+		}
+		c, v := &cs[m], values[m]
+		if c.zero == 0 && len(c.b) == 0 {
+			fresh++
+		}
+		c.sum += v
+		if !(v > minIndexable) {
+			c.zero++
+			continue
+		}
+		i := idx[m]
+		if off := i - c.base; off >= 0 && int(off) < len(c.b) {
+			c.b[off]++
+			continue
+		}
+		c.grow(i)
+		c.b[i-c.base]++
+	}
+	return fresh
+}
+
 // grow makes room for bucket i, with some slack on the side it grows so a spreading
 // distribution does not reallocate on every new bucket.
 func (c *Counts) grow(i int32) {

@@ -45,6 +45,49 @@ func TestCountsMatchDDSketch(t *testing.T) {
 	}
 }
 
+// TestAddEachMatchesAdd: AddEach gives the same counts as Add value by value, and counts
+// the Counts it found empty.
+func TestAddEachMatchesAdd(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 7))
+	a, b := make([]Counts, 12), make([]Counts, 12)
+	vals := make([]float64, 12)
+	fresh := 0
+	for i := 0; i < 5000; i++ {
+		has := uint32(r.IntN(1 << 12))
+		for m := range vals {
+			switch r.IntN(8) {
+			case 0:
+				vals[m] = 0
+			case 1:
+				vals[m] = math.Exp(r.Float64()*30 - 10)
+			default:
+				vals[m] = math.Exp(r.NormFloat64() + 5 + float64(m))
+			}
+			if has&(1<<m) != 0 {
+				if a[m].Empty() {
+					fresh++
+				}
+				a[m].Add(vals[m])
+			}
+		}
+		fresh -= AddEach(b, vals, has)
+	}
+	if fresh != 0 {
+		t.Fatalf("AddEach counted %d fresh Counts too few", fresh)
+	}
+	for m := range a {
+		x, y := a[m].Sketch(), b[m].Sketch()
+		if a[m].Count() != b[m].Count() || a[m].Sum() != b[m].Sum() {
+			t.Fatalf("metric %d: count %d/%d sum %v/%v", m, a[m].Count(), b[m].Count(), a[m].Sum(), b[m].Sum())
+		}
+		for _, q := range []float64{0, 0.1, 0.5, 0.9, 0.99, 1} {
+			if Quantile(x, q) != Quantile(y, q) {
+				t.Fatalf("metric %d q%v: %v, want %v", m, q, Quantile(y, q), Quantile(x, q))
+			}
+		}
+	}
+}
+
 func BenchmarkCountsAdd(b *testing.B) {
 	var c Counts
 	b.ReportAllocs()
