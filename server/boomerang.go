@@ -1,8 +1,6 @@
 package server
 
 import (
-	"mime"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -44,9 +42,5 @@ func (s *Server) boomerang(c *fiber.Ctx) error {
 // formType reports whether a Content-Type is one a boomerang POST carries: a form
 // (sendBeacon with a Blob, or XHR) or plain text.
 func formType(ct string) bool {
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil {
-		mt = strings.ToLower(strings.TrimSpace(strings.SplitN(ct, ";", 2)[0]))
-	}
-	return mt == "application/x-www-form-urlencoded" || mt == "text/plain"
+	return mediaTypeIs(ct, "application/x-www-form-urlencoded", "text/plain")
 }

@@ -169,15 +169,30 @@ func retryAfter(d time.Duration) string {
 
 // acceptedType reports whether a Content-Type is text/plain or application/json, with any
 // parameters (sendBeacon with a string sends text/plain;charset=UTF-8).
-func acceptedType(ct string) bool {
+func acceptedType(ct string) bool { return mediaTypeIs(ct, "text/plain", "application/json") }
+
+// mediaTypeIs reports whether the media type of Content-Type ct is one of types (lower
+// case). The media type is read without parsing the parameters first, which keeps every
+// well-formed beacon free of mime's allocations; anything else goes through the parser.
+func mediaTypeIs(ct string, types ...string) bool {
 	mt := ct
 	if i := strings.IndexByte(ct, ';'); i >= 0 {
 		mt = ct[:i]
 	}
 	mt = strings.TrimSpace(mt)
-	if strings.EqualFold(mt, "text/plain") || strings.EqualFold(mt, "application/json") {
-		return true
+	for _, t := range types {
+		if strings.EqualFold(mt, t) {
+			return true
+		}
 	}
 	parsed, _, err := mime.ParseMediaType(ct)
-	return err == nil && (parsed == "text/plain" || parsed == "application/json")
+	if err != nil {
+		return false
+	}
+	for _, t := range types {
+		if parsed == t {
+			return true
+		}
+	}
+	return false
 }

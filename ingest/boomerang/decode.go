@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"math"
-	"net/url"
 	"strconv"
 
 	"rumd/ingest/beacon"
@@ -154,12 +153,12 @@ func (f *form) scan(s []byte, variant string) {
 		if i := bytes.IndexByte(pair, '='); i >= 0 {
 			key, val = pair[:i], pair[i+1:]
 		}
-		if bytes.IndexByte(key, '%') >= 0 || bytes.IndexByte(key, '+') >= 0 {
-			k, err := url.QueryUnescape(string(key))
-			if err != nil {
+		if escaped(key) {
+			k, ok := unescape(nil, key)
+			if !ok {
 				continue // a name that is not even form-encoded is none of ours
 			}
-			key = []byte(k)
+			key = k
 		}
 		id, ok := paramIDs[string(key)]
 		if !ok {
@@ -184,11 +183,50 @@ func (f *form) str(p pid) (string, error) {
 	if !escaped(v) {
 		return string(v), nil
 	}
-	s, err := url.QueryUnescape(string(v))
-	if err != nil {
+	var buf [256]byte
+	d, ok := unescape(buf[:0], v)
+	if !ok {
 		return "", &Error{Param: paramName(p), Msg: "bad %-escape"}
 	}
-	return s, nil
+	return string(d), nil
+}
+
+// unescape appends form-decoded v to dst ('+' is a space, %XX a byte), as
+// url.QueryUnescape does but into the caller's buffer, so a decoded value costs one
+// allocation (its string) instead of three. ok is false on a malformed escape.
+func unescape(dst, v []byte) ([]byte, bool) {
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case '+':
+			dst = append(dst, ' ')
+		case '%':
+			if i+2 >= len(v) {
+				return dst, false
+			}
+			hi, ok1 := unhex(v[i+1])
+			lo, ok2 := unhex(v[i+2])
+			if !ok1 || !ok2 {
+				return dst, false
+			}
+			dst = append(dst, hi<<4|lo)
+			i += 2
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst, true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }
 
 // num returns parameter p as a number; ok is false when it was not sent or is empty.
@@ -199,9 +237,11 @@ func (f *form) num(p pid) (x float64, ok bool, err error) {
 	}
 	var perr error
 	if escaped(v) {
-		var s string
-		if s, perr = url.QueryUnescape(string(v)); perr == nil {
-			x, perr = strconv.ParseFloat(s, 64)
+		var buf [64]byte
+		if d, ok := unescape(buf[:0], v); ok {
+			x, perr = strconv.ParseFloat(string(d), 64)
+		} else {
+			perr = strconv.ErrSyntax
 		}
 	} else {
 		x, perr = strconv.ParseFloat(string(v), 64)
