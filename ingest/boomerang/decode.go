@@ -110,13 +110,40 @@ var params = [...]struct {
 	{"http.initiator", pInitiator, 0},
 }
 
-var paramIDs = func() map[string]pid {
-	m := make(map[string]pid, len(params))
+// byHash lists the parameters Decode reads by a cheap hash of their names (length, first,
+// middle and last bytes). A beacon carries dozens of parameters, most of which rumd skips:
+// comparing a name with the one or two candidates of its hash is several times cheaper than
+// hashing all of it for a map, and boomerang's many same-length names (nt_dns_st,
+// nt_con_st, ...) land in different buckets.
+var byHash = func() (t [256][]pid) {
 	for _, p := range params {
-		m[p.name] = p.id
+		h := nameHash([]byte(p.name))
+		t[h] = append(t[h], p.id)
 	}
-	return m
+	return t
 }()
+
+func nameHash(key []byte) uint8 {
+	n := len(key)
+	if n == 0 {
+		return 0
+	}
+	h := uint32(n)*31 + uint32(key[0])*7 + uint32(key[n/2])*3 + uint32(key[n-1])
+	if n >= 4 {
+		h += uint32(key[n-4]) * 11
+	}
+	return uint8(h ^ h>>8)
+}
+
+// lookup finds the parameter named key.
+func lookup(key []byte) (pid, bool) {
+	for _, id := range byHash[nameHash(key)] {
+		if params[id].name == string(key) {
+			return id, true
+		}
+	}
+	return 0, false
+}
 
 // Error is a beacon that cannot be read: a parameter boomerang always sends is missing, or a
 // value is not of its type. It means the reason beacon.Malformed.
@@ -160,7 +187,7 @@ func (f *form) scan(s []byte, variant string) {
 			}
 			key = k
 		}
-		id, ok := paramIDs[string(key)]
+		id, ok := lookup(key)
 		if !ok {
 			if variant == "" || string(key) != variant {
 				continue
@@ -235,6 +262,9 @@ func (f *form) num(p pid) (x float64, ok bool, err error) {
 	if len(v) == 0 {
 		return 0, false, nil
 	}
+	if x, ok := integer(v); ok {
+		return x, true, nil
+	}
 	var perr error
 	if escaped(v) {
 		var buf [64]byte
@@ -251,6 +281,30 @@ func (f *form) num(p pid) (x float64, ok bool, err error) {
 	}
 	// A number too large for a float64 is ±Inf, which validation refuses as out_of_range.
 	return x, true, nil
+}
+
+// integer reads v when it is a plain decimal integer of up to 15 digits, optionally
+// negative, which every float64 holds exactly: most of boomerang's values (epoch and
+// relative ms, sizes) are, and reading them needs none of ParseFloat's generality.
+func integer(v []byte) (float64, bool) {
+	neg := len(v) > 0 && v[0] == '-'
+	if neg {
+		v = v[1:]
+	}
+	if len(v) == 0 || len(v) > 15 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		return -float64(n), true
+	}
+	return float64(n), true
 }
 
 func isRange(err error) bool {
