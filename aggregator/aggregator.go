@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -238,7 +239,8 @@ func Open(logger *slog.Logger, reg prometheus.Registerer, store Store, opts Opti
 // Add takes one record without blocking. When a shard is free it is added right away in
 // the caller's goroutine (no hand-off, no wake-up); when every shard is busy it waits in
 // the queue for a worker; when the queue is full too it is refused with ErrQueueFull.
-// Add keeps neither rec nor its Probes array once it returns, so the caller may reuse both.
+// Add keeps nothing of rec once it returns, neither its Probes array nor its strings (which
+// may be views of a request body), so the caller may reuse all of them.
 func (a *Aggregator) Add(rec *series.Record) error {
 	if a.closing.Load() {
 		return ErrClosed
@@ -261,8 +263,7 @@ func (a *Aggregator) Add(rec *series.Record) error {
 	if a.closed {
 		return ErrClosed
 	}
-	queued := *rec
-	queued.Probes = slices.Clone(rec.Probes) // the caller reuses its array
+	queued := ownRecord(rec)
 	select {
 	case a.in <- queued:
 		return nil
@@ -270,6 +271,19 @@ func (a *Aggregator) Add(rec *series.Record) error {
 		a.m.shed.Inc()
 		return ErrQueueFull
 	}
+}
+
+// ownRecord is a copy of rec that shares no memory with it, to wait in the queue.
+func ownRecord(rec *series.Record) series.Record {
+	own := *rec
+	for d := range own.Labels {
+		own.Labels[d] = strings.Clone(own.Labels[d])
+	}
+	own.Probes = slices.Clone(rec.Probes)
+	for i := range own.Probes {
+		own.Probes[i].Name = strings.Clone(own.Probes[i].Name)
+	}
+	return own
 }
 
 // applyLocked adds rec on sh, whose lock the caller took, unlocks it and makes sh this

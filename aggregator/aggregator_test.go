@@ -7,10 +7,12 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"rumd/internal/series"
 	"rumd/internal/sketch"
@@ -404,5 +406,48 @@ func TestQueuedRecordOwnsItsProbes(t *testing.T) {
 	})
 	if len(got) != 1 || math.Abs(got[0]-42) > 42*sketch.RelativeAccuracy {
 		t.Fatalf("queued probe total: %v, want about 42", got)
+	}
+}
+
+// TestKeptLabelsDoNotShareTheCallersMemory: label values that are views of a buffer the
+// caller reuses (as a beacon's strings are views of its request body) are copied when the
+// aggregator keeps them, on the direct path and on the queue's.
+func TestKeptLabelsDoNotShareTheCallersMemory(t *testing.T) {
+	base := int64(1763683200)
+	c := newClock(base + 5)
+	a := mustOpen(t, mustStore(t), c, nil)
+	buf := []byte("/direct/queued/cdn-a")
+	view := func(from, to int) string { return unsafe.String(&buf[from], to-from) }
+	add := func(page, probe string) {
+		r := rec(base+1, page, "DE", 100)
+		r.Probes = []series.ProbeValues{{Name: probe}}
+		r.Probes[0].Set(series.ProbeTotal, 42)
+		if err := a.Add(&r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(view(0, 7), view(15, 20)) // a free shard: added in this goroutine
+	for _, sh := range a.shards {
+		sh.mu.Lock()
+	}
+	add(view(7, 14), view(15, 20))    // every shard busy: queued
+	copy(buf, "XXXXXXXXXXXXXXXXXXXX") // the caller's next request
+	for _, sh := range a.shards {
+		sh.mu.Unlock()
+	}
+	waitApplied(t, a, 2)
+	if got := fmt.Sprint(a.LabelValues(series.Page)); got != "[/direct /queued]" {
+		t.Fatalf("pages kept: %s", got)
+	}
+	if got := fmt.Sprint(a.LabelValues(series.Probe)); got != "[cdn-a]" {
+		t.Fatalf("probes kept: %s", got)
+	}
+	var pages []string
+	a.Collect(series.MaskOf(series.Page), series.TTFB, base, base+60, func(_ int64, l *series.Labels, _ *sketch.Counts) {
+		pages = append(pages, l[series.Page])
+	})
+	sort.Strings(pages)
+	if fmt.Sprint(pages) != "[/direct /queued]" {
+		t.Fatalf("pages collected: %v", pages)
 	}
 }

@@ -1,6 +1,7 @@
 package aggregator
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -9,7 +10,9 @@ import (
 
 // cardinality caps the distinct values of each dimension in one window, across shards.
 // Known values are found without locking (sync.Map's read path); a new value takes a slot
-// only while the dimension is under its cap, else it becomes series.Other.
+// only while the dimension is under its cap, else it becomes series.Other. It keeps its own
+// copy of every value it admits and hands that copy out, so the labels the aggregator keeps
+// never share memory with a request (a beacon's strings are views of its body).
 type cardinality struct {
 	caps   [series.NumDims]int64
 	seen   [series.NumDims]sync.Map
@@ -24,17 +27,21 @@ func newCardinality(caps [series.NumDims]int) *cardinality {
 	return c
 }
 
+// admit returns the window's own copy of value v of dimension d, or series.Other past the
+// dimension's cap.
 func (c *cardinality) admit(d series.Dim, v string, m *metrics) string {
-	if _, ok := c.seen[d].Load(v); ok {
-		return v
+	if own, ok := c.seen[d].Load(v); ok {
+		return own.(string)
 	}
 	if c.counts[d].Add(1) > c.caps[d] {
 		c.counts[d].Add(-1)
 		m.overflow.WithLabelValues(d.String()).Inc()
 		return series.Other
 	}
-	if _, loaded := c.seen[d].LoadOrStore(v, struct{}{}); loaded {
+	own := strings.Clone(v)
+	if cur, loaded := c.seen[d].LoadOrStore(own, own); loaded {
 		c.counts[d].Add(-1)
+		return cur.(string)
 	}
-	return v
+	return own
 }

@@ -24,8 +24,9 @@ import (
 	"rumd/internal/series"
 )
 
-// Sink takes accepted beacons as records: the aggregator. Add must not keep rec or its
-// Probes array after it returns: the pipeline reuses them.
+// Sink takes accepted beacons as records: the aggregator. Add must not keep rec, its Probes
+// array or its strings after it returns: the pipeline reuses the first two, and label
+// values may be views of the request body (see beacon.Beacon), which the server reuses.
 type Sink interface {
 	Add(rec *series.Record) error
 }

@@ -1,7 +1,9 @@
 package ingest_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"rumd/ingest/enrich"
 	"rumd/internal/series"
 	rumdtest "rumd/internal/testutil"
+	"rumd/storage"
 )
 
 // records is a sink that keeps what it is given, or refuses with err.
@@ -141,5 +144,39 @@ func TestBotsAndShedding(t *testing.T) {
 	p.Body(body, &visitor, now, &res)
 	if len(res.Refused) != 1 || res.Refused[0].Reason != beacon.Overloaded || !strings.Contains(res.Refused[0].Detail, "disk on fire") {
 		t.Errorf("failing sink: %+v", res)
+	}
+}
+
+// TestLabelsOutliveTheBody: a beacon's strings are views of its body, and the HTTP server
+// reuses the body's buffer once the request is answered; the page, variant and probe names
+// the aggregator keeps must not change with it.
+func TestLabelsOutliveTheBody(t *testing.T) {
+	db, err := storage.Open(t.TempDir(), nil, nil, storage.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close(context.Background()) })
+	agg, err := aggregator.Open(nil, nil, db, aggregator.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { agg.Close(context.Background()) })
+	p, _ := newPipeline(t, agg)
+	now := time.Now()
+	b := rumdtest.Beacon(now, "https://example.com/a", 300, 1800)
+	b["page"], b["variant"] = "checkout", "cdn-b"
+	b["probes"] = []any{map[string]any{"name": "edge-1", "url": "https://edge.example/p.gif", "startTime": 10.0, "responseEnd": 90.0}}
+	body := rumdtest.MustJSON(t, b)
+	visitor := p.Client(&ingest.Request{UserAgent: chrome})
+	var res ingest.Result
+	p.Body(body, &visitor, now, &res)
+	if res.Accepted != 1 {
+		t.Fatalf("not accepted: %+v", res)
+	}
+	clear(body) // the server's next request
+	for d, want := range map[series.Dim]string{series.Page: "[checkout]", series.Variant: "[cdn-b]", series.Probe: "[edge-1]"} {
+		if got := fmt.Sprint(agg.LabelValues(d)); got != want {
+			t.Errorf("%s values after the body was reused: %s, want %s", d, got, want)
+		}
 	}
 }

@@ -176,8 +176,12 @@ type Probe struct {
 // MaxProbes bounds the probes of one beacon; a beacon with more is malformed.
 const MaxProbes = 32
 
-// Beacon is one decoded v1 beacon (docs/design.md). Its strings share the memory of one copy of
-// the request body made by Decode: they stay valid after the body buffer is reused.
+// Beacon is one decoded v1 beacon (docs/design.md). Its strings are views of the body given
+// to Decode (a string with JSON escapes is a decoded copy of its own), so decoding makes no
+// copy of the body: they are valid only as long as the body is, which for the HTTP handler
+// is the request. The pipeline uses them while it handles the body; what outlives it keeps
+// copies (the aggregator copies each label value it admits, the enrichment caches their
+// keys).
 type Beacon struct {
 	V         int
 	ID        string

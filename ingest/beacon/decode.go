@@ -156,15 +156,14 @@ type decoder struct {
 	sc *scratch
 }
 
-// scratch holds the string fields of the beacon being decoded: their bytes in arena, the
-// fields they go to in fix. It is pooled so that decoding does not allocate for it.
+// scratch holds the string fields of the beacon being decoded and the fields they go to.
+// It is pooled so that decoding does not allocate for it.
 type scratch struct {
-	arena []byte
-	fix   []fixup
+	fix []fixup
 }
 
 var scratchPool = sync.Pool{New: func() any {
-	return &scratch{arena: make([]byte, 0, 512), fix: make([]fixup, 0, 16)}
+	return &scratch{fix: make([]fixup, 0, 16)}
 }}
 
 func (d *decoder) syntax(msg string) {

@@ -8,11 +8,12 @@ import (
 // This file holds the v1 schema side of the decoder: which members a beacon has, where
 // their values go, and the rules on values that make a beacon malformed.
 
-// A fixup places a string kept in the decoder's arena into a field of the current beacon.
+// A fixup places a string read from the body into a field of the current beacon, once the
+// beacon's probes have their final places.
 type fixup struct {
-	field  field
-	probe  uint8
-	off, n int32
+	field field
+	probe uint8
+	v     string
 }
 
 // field names a string field of a beacon.
@@ -38,8 +39,7 @@ func (d *decoder) keep(key string, f field, probe int) {
 	if !ok {
 		return
 	}
-	d.sc.fix = append(d.sc.fix, fixup{field: f, probe: uint8(probe), off: int32(len(d.sc.arena)), n: int32(len(v))})
-	d.sc.arena = append(d.sc.arena, v...)
+	d.sc.fix = append(d.sc.fix, fixup{field: f, probe: uint8(probe), v: v})
 }
 
 // drop forgets the kept strings of fields lo to hi, when a repeated member replaces them.
@@ -54,14 +54,11 @@ func (d *decoder) drop(lo, hi field) {
 	d.sc.fix = d.sc.fix[:n]
 }
 
-// settle copies the kept strings into one string and points b's fields into it.
+// settle points b's string fields at the kept strings: views of the body (or, for a string
+// with escapes, its own decoded copy). Nothing is copied: see Beacon.
 func (d *decoder) settle(b *Beacon) {
-	if len(d.sc.fix) == 0 {
-		return
-	}
-	all := string(d.sc.arena)
 	for _, x := range d.sc.fix {
-		v := all[x.off : x.off+x.n]
+		v := x.v
 		switch x.field {
 		case fID:
 			b.ID = v
@@ -94,7 +91,7 @@ func (d *decoder) settle(b *Beacon) {
 			}
 		}
 	}
-	d.sc.arena, d.sc.fix = d.sc.arena[:0], d.sc.fix[:0]
+	d.sc.fix = d.sc.fix[:0]
 }
 
 // Bits of decoder.beacon's seen set.
@@ -111,7 +108,7 @@ func (d *decoder) beacon(b *Beacon) {
 	}
 	d.i++
 	d.ctx, d.ctxI = "", -1
-	d.sc.arena, d.sc.fix = d.sc.arena[:0], d.sc.fix[:0]
+	d.sc.fix = d.sc.fix[:0]
 	seen := 0
 	first := true
 	for {

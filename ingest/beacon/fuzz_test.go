@@ -40,23 +40,6 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
-		// Nothing decoded may change when the caller reuses its body buffer.
-		fields := func() string {
-			var sb strings.Builder
-			for i := range bs {
-				b := &bs[i]
-				sb.WriteString(b.ID + b.URL + b.Nav + b.Conn + b.Variant + b.NT.NextHopProtocol + b.NT1.NextHopProtocol)
-				for _, p := range b.Probes {
-					sb.WriteString(p.Name + p.URL + p.NextHopProtocol)
-				}
-			}
-			return sb.String()
-		}
-		before := fields()
-		clear(body)
-		if fields() != before {
-			t.Fatalf("decoded strings alias the body")
-		}
 		if !stdjson.Valid(in) {
 			t.Fatalf("accepted a body that is not JSON: %q", in)
 		}
