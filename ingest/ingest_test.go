@@ -1,7 +1,6 @@
 package ingest_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -17,7 +16,6 @@ import (
 	"rumd/ingest/enrich"
 	"rumd/internal/series"
 	rumdtest "rumd/internal/testutil"
-	"rumd/storage"
 )
 
 // records is a sink that keeps what it is given, or refuses with err.
@@ -151,17 +149,7 @@ func TestBotsAndShedding(t *testing.T) {
 // reuses the body's buffer once the request is answered; the page, variant and probe names
 // the aggregator keeps must not change with it.
 func TestLabelsOutliveTheBody(t *testing.T) {
-	db, err := storage.Open(t.TempDir(), nil, nil, storage.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close(context.Background()) })
-	agg, err := aggregator.Open(nil, nil, db, aggregator.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { agg.Close(context.Background()) })
-	p, _ := newPipeline(t, agg)
+	p, agg := mustPipeline(t, "", nil)
 	now := time.Now()
 	b := rumdtest.Beacon(now, "https://example.com/a", 300, 1800)
 	b["page"], b["variant"] = "checkout", "cdn-b"

@@ -18,8 +18,8 @@ import (
 )
 
 // mustPipeline is the pipeline as rumd serve builds it: a real enricher with the GeoIP file
-// at geo, the default aggregator views over a Badger store in a temp dir.
-func mustPipeline(b *testing.B, geo string, trusted []string) *ingest.Pipeline {
+// at geo ("" for none), the default aggregator views over a Badger store in a temp dir.
+func mustPipeline(b testing.TB, geo string, trusted []string) (*ingest.Pipeline, *aggregator.Aggregator) {
 	b.Helper()
 	db, err := storage.Open(b.TempDir(), nil, nil, storage.DefaultOptions())
 	if err != nil {
@@ -42,7 +42,7 @@ func mustPipeline(b *testing.B, geo string, trusted []string) *ingest.Pipeline {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return p
+	return p, agg
 }
 
 // BenchmarkInProcessPath measures one beacon's whole in-process cost through the pipeline's
@@ -56,7 +56,7 @@ func mustPipeline(b *testing.B, geo string, trusted []string) *ingest.Pipeline {
 func BenchmarkInProcessPath(b *testing.B) {
 	b.Run("one", func(b *testing.B) {
 		geo := testutil.MustGeoIPFile(b, geoipfile.GeoIP2Country, geoipfile.Network{CIDR: "1.2.3.0/24", Country: "DE"})
-		p := mustPipeline(b, geo, []string{"127.0.0.1/32"})
+		p, _ := mustPipeline(b, geo, []string{"127.0.0.1/32"})
 		now := time.Now()
 		body := testutil.MustJSON(b, testutil.Beacon(now, "https://example.com/questions/4242?tab=votes", 312.5, 1830))
 		req := ingest.Request{
@@ -125,7 +125,7 @@ func mustPopulation(b *testing.B, build func(n int, bad float64, reasons []strin
 	if err := loadtest.WriteGeoIP(geo, "geoip2-country"); err != nil {
 		b.Fatal(err)
 	}
-	p := mustPipeline(b, geo, []string{"127.0.0.1/32"})
+	p, _ := mustPipeline(b, geo, []string{"127.0.0.1/32"})
 	now := time.Now()
 	pool, err := build(20000, 0, nil, 1, now)
 	if err != nil {
