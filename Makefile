@@ -75,10 +75,9 @@ generate:
 
 # bench runs the hot path's micro-benchmarks (BENCH_COUNT runs each, raw output in
 # bin/bench.txt), then, for each beacon format (v1 and boomerang), loads a fresh rumd and a
-# bare 204 handler for LOAD_DURATION each with `rumd loadtest --baseline`, and prints one
-# summary table against the budgets of docs/design.md §7.
-# make bench loads rumd and the bare handler LOAD_RUNS times at each of LOAD_CONNECTIONS
-# and prints the medians the ratio budget is judged on (about 5 minutes with the defaults).
+# bare 204 handler for LOAD_DURATION each with `rumd loadtest --baseline`, LOAD_RUNS times at
+# each of LOAD_CONNECTIONS, prints each run against the budgets of docs/design.md §7 and
+# ends with the medians the ratio budget is judged on (the loads take about 8 minutes).
 LOAD_CONNECTIONS ?= 16,64
 LOAD_RUNS ?= 3
 
