@@ -434,10 +434,7 @@ func (a *Aggregator) entry(sh *shard, w *window, vi int, labels *series.Labels, 
 	sh.buf = series.AppendKey(sh.buf[:0], v, labels)
 	e := w.views[vi][string(sh.buf)]
 	if e == nil {
-		e = &entry{sk: make([]sketch.Counts, n)}
-		for _, d := range v.Dims {
-			e.labels[d] = labels[d]
-		}
+		e = &entry{labels: labels.Only(v.Dims), sk: make([]sketch.Counts, n)}
 		w.views[vi][string(sh.buf)] = e
 	}
 	return e

@@ -75,10 +75,7 @@ func (a *Aggregator) derived(vi int, from map[string]*entry) map[string]*entry {
 	out := make(map[string]*entry)
 	var buf []byte
 	for _, e := range from {
-		var l series.Labels
-		for _, d := range v.Dims {
-			l[d] = e.labels[d]
-		}
+		l := e.labels.Only(v.Dims)
 		buf = series.AppendKey(buf[:0], v, &l)
 		m := out[string(buf)]
 		if m == nil {
@@ -126,10 +123,7 @@ func (a *Aggregator) eachEntry(w *window, vi int, fn func(l *series.Labels, e *e
 	}
 	v := a.views[vi]
 	for _, e := range w.views[pi] {
-		var l series.Labels
-		for _, d := range v.Dims {
-			l[d] = e.labels[d]
-		}
+		l := e.labels.Only(v.Dims)
 		fn(&l, e)
 	}
 }

@@ -327,10 +327,7 @@ func (a *accumulator) groupOf(l *series.Labels) *group {
 			return nil
 		}
 	}
-	var gl series.Labels
-	for _, d := range a.req.By {
-		gl[d] = l[d]
-	}
+	gl := l.Only(a.req.By)
 	a.buf = series.AppendKey(a.buf[:0], series.View{Dims: a.req.By}, &gl)
 	g := a.groups[string(a.buf)]
 	if g == nil {

@@ -130,6 +130,16 @@ const Other = "__other__"
 // Labels holds one value per dimension; "" means the dimension does not apply.
 type Labels [NumDims]string
 
+// Only returns the labels of the given dimensions, the others empty: a series' labels
+// within a view, or a query's group.
+func (l *Labels) Only(dims []Dim) Labels {
+	var out Labels
+	for _, d := range dims {
+		out[d] = l[d]
+	}
+	return out
+}
+
 // Map returns the labels of the given dimensions as a map keyed by dimension name.
 func (l *Labels) Map(dims []Dim) map[string]string {
 	m := make(map[string]string, len(dims))

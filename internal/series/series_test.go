@@ -166,6 +166,16 @@ func TestLabelsMap(t *testing.T) {
 	}
 }
 
+func TestLabelsOnly(t *testing.T) {
+	var l Labels
+	l[Page], l[Country], l[Device] = "/a", "DE", "mobile"
+	var want Labels
+	want[Page], want[Device] = "/a", "mobile"
+	if got := l.Only([]Dim{Device, Page}); got != want {
+		t.Fatalf("only page and device: %q", got)
+	}
+}
+
 func TestKeyRoundTrip(t *testing.T) {
 	for _, v := range append(DefaultViews(), NewView(Page, Country, Device, Nav, Variant, Probe)) {
 		var l Labels
