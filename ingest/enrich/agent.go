@@ -35,18 +35,5 @@ func (e *Enricher) Agent(userAgent, secCHUAMobile string) (device string, bot bo
 }
 
 func (e *Enricher) agent(userAgent string) agentAnswer {
-	c := e.agents
-	if !c.cacheable(userAgent) {
-		e.counts.miss(cacheAgent)
-		return classifyAgent(userAgent)
-	}
-	a, h, ok := c.get(userAgent)
-	if ok {
-		e.counts.hit(cacheAgent)
-		return a
-	}
-	e.counts.miss(cacheAgent)
-	a = classifyAgent(userAgent)
-	c.put(userAgent, h, a)
-	return a
+	return cached(e.agents, e.counts, cacheAgent, userAgent, classifyAgent)
 }

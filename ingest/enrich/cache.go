@@ -75,6 +75,24 @@ func (c *stringCache[V]) put(key string, hash uint64, v V) {
 	set[(hash>>32)%cacheWays].Store(e)
 }
 
+// cached returns compute(key), from c when key is cacheable, and counts the lookup as a hit
+// or a miss of cache id (a key too long to cache is a miss).
+func cached[V any](c *stringCache[V], counts *cacheCounts, id int, key string, compute func(string) V) V {
+	if !c.cacheable(key) {
+		counts.miss(id)
+		return compute(key)
+	}
+	v, h, ok := c.get(key)
+	if ok {
+		counts.hit(id)
+		return v
+	}
+	counts.miss(id)
+	v = compute(key)
+	c.put(key, h, v)
+	return v
+}
+
 // The caches whose lookups are counted, the values of the cache label.
 const (
 	cacheAgent = iota

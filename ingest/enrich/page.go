@@ -231,21 +231,7 @@ func indexSlash(b []byte) int {
 // The group depends on the path alone, so it is cached by the path as sent (before
 // cleaning): whatever the rules, the same path always gives the same group.
 func (e *Enricher) PageGroup(rawURL string) string {
-	path := urlPath(rawURL)
-	c := e.pageCache
-	if !c.cacheable(path) {
-		e.counts.miss(cachePage)
-		return e.pathGroup(path)
-	}
-	g, h, ok := c.get(path)
-	if ok {
-		e.counts.hit(cachePage)
-		return g
-	}
-	e.counts.miss(cachePage)
-	g = e.pathGroup(path)
-	c.put(path, h, g)
-	return g
+	return cached(e.pageCache, e.counts, cachePage, urlPath(rawURL), e.pathGroup)
 }
 
 // pathGroup works out the page group of a URL path as urlPath returns it.
