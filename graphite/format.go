@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"rumd/internal/csvsafe"
 )
 
 // Render formats: Graphite's default is a PNG graph; Grafana always asks for json.
@@ -127,12 +129,15 @@ func appendRaw(b []byte, list []*tseries) []byte {
 }
 
 // appendCSV writes Graphite's csv format: name,"YYYY-MM-DD HH:MM:SS",value per point, the
-// time in loc and an empty value for a gap; names holding a comma or quote are quoted.
+// time in loc and an empty value for a gap; names holding a comma or quote are quoted, and a
+// name a spreadsheet would run as a formula (an alias or a page label from outside) is
+// guarded like the JSON API's CSV.
 func appendCSV(list []*tseries, loc *time.Location) []byte {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
 	var num []byte
 	for _, s := range list {
+		name := csvsafe.Cell(s.name)
 		for i, v := range s.values {
 			val := ""
 			if !math.IsNaN(v) && !math.IsInf(v, 0) {
@@ -140,7 +145,7 @@ func appendCSV(list []*tseries, loc *time.Location) []byte {
 				val = string(num)
 			}
 			ts := time.Unix(s.start+int64(i)*s.step, 0).In(loc).Format(time.DateTime)
-			_ = w.Write([]string{s.name, ts, val}) // writes to a bytes.Buffer cannot fail
+			_ = w.Write([]string{name, ts, val}) // writes to a bytes.Buffer cannot fail
 		}
 	}
 	w.Flush()

@@ -371,3 +371,25 @@ func TestRenderParameterErrors(t *testing.T) {
 		t.Errorf("stacked counts: %d %.200s", code, body)
 	}
 }
+
+// TestCSVGuardsFormulaNames checks that a series name a spreadsheet would run (an alias, or
+// a page label from outside) is written with a leading quote, as the JSON API's CSV does.
+func TestCSVGuardsFormulaNames(t *testing.T) {
+	e := knownEnv(t)
+	for _, name := range []string{"+cmd|' /C calc'!A0", "=HYPERLINK(1)", "-1+1", "@SUM(A1)"} {
+		q := "target=alias(rumd.total.lcp.p50," + url.QueryEscape(`"`+strings.ReplaceAll(name, `"`, `\"`)+`"`) + ")&format=csv&from=-6min"
+		code, _, body := e.fetch(t, q)
+		if code != 200 {
+			t.Fatalf("%s: status %d: %s", name, code, body)
+		}
+		rows, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
+		if err != nil || len(rows) == 0 {
+			t.Fatalf("%s: csv %v: %s", name, err, body)
+		}
+		for _, r := range rows {
+			if r[0] != "'"+name {
+				t.Fatalf("name cell %q, want %q", r[0], "'"+name)
+			}
+		}
+	}
+}

@@ -69,19 +69,30 @@ func (s *Server) preflight(c *fiber.Ctx) error {
 
 // authorize requires the bearer token, when one is configured, on everything that is not
 // public by nature: ingest, the snippet, the test pages and the health endpoints stay open
-// (and /metrics unless MetricsToken).
+// (and /metrics unless MetricsToken). The RUM exposition is every page, variant and country
+// of the site, so it always needs a token: the token, or the scrape token, which opens
+// /metrics and the RUM exposition and nothing else, for a Prometheus that must not read the
+// query API.
 func (s *Server) authorize(c *fiber.Ctx) error {
 	if s.opts.Token == "" || s.public(c.Path()) || s.opts.PublicGraphs && publicGraph(c) {
 		return c.Next()
 	}
 	auth := c.Get(fiber.HeaderAuthorization)
 	token, ok := strings.CutPrefix(auth, "Bearer ")
-	if ok && subtle.ConstantTimeCompare([]byte(token), []byte(s.opts.Token)) == 1 {
+	if ok && (tokenIs(token, s.opts.Token) || s.opts.ScrapeToken != "" && s.scrapePath(c.Path()) && tokenIs(token, s.opts.ScrapeToken)) {
 		return c.Next()
 	}
 	s.m.refused.WithLabelValues("unauthorized").Inc()
 	c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="rumd"`)
 	return c.Status(fiber.StatusUnauthorized).JSON(apiError{Error: "this endpoint needs Authorization: Bearer <token>", Reason: "unauthorized"})
+}
+
+func tokenIs(got, want string) bool {
+	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+func (s *Server) scrapePath(path string) bool {
+	return path == "/metrics" || path == s.opts.RUMMetricsPath
 }
 
 func (s *Server) public(path string) bool {
@@ -90,7 +101,7 @@ func (s *Server) public(path string) bool {
 		"/", "/home.js", "/home.css": // the home page asks for the token itself
 
 		return true
-	case "/metrics", s.opts.RUMMetricsPath:
+	case "/metrics":
 		return !s.opts.MetricsToken
 	}
 	return false

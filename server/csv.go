@@ -5,11 +5,11 @@ import (
 	"encoding/csv"
 	"math"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"rumd/internal/csvsafe"
 	"rumd/internal/sketch"
 	"rumd/query"
 )
@@ -46,15 +46,6 @@ func csvHeader(p *apiParams, withTime bool) []string {
 	return h
 }
 
-// csvCell guards a value that a spreadsheet would read as a formula (a page label comes from
-// outside): it is prefixed with a quote, as spreadsheet programs expect.
-func csvCell(v string) string {
-	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
-		return "'" + v
-	}
-	return v
-}
-
 func csvFloat(v float64) string {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return ""
@@ -78,7 +69,7 @@ func (s *Server) writeCSV(c *fiber.Ctx, p *apiParams, res *query.Result, withTim
 					row = append(row, time.Unix(pt.T, 0).UTC().Format(time.RFC3339))
 				}
 				for _, d := range p.By {
-					row = append(row, csvCell(g.Labels[d]))
+					row = append(row, csvsafe.Cell(g.Labels[d]))
 				}
 				row = append(row, strconv.FormatFloat(pt.Sketch.GetCount(), 'f', -1, 64))
 				for _, q := range p.Quantiles {

@@ -140,11 +140,15 @@ func TestBackpressureSheds(t *testing.T) {
 }
 
 func TestTokenProtectsAllButPublicPaths(t *testing.T) {
-	const token = "s3cret-token-0123456789"
-	for _, metricsToken := range []bool{false, true} {
-		t.Run(fmt.Sprint("metrics_token=", metricsToken), func(t *testing.T) {
-			ts := startServerAgg(t, func(o *Options, _ *enrich.Options) { o.Token, o.MetricsToken = token, metricsToken },
-				func(ao *aggregator.Options) { ao.Totals.Views = []series.Mask{series.MaskOf()} })
+	const token, scrape = "s3cret-token-0123456789", "scrape-token-0123456789"
+	for _, tc := range []struct {
+		metricsToken bool
+		scrapeToken  string
+	}{{false, ""}, {true, ""}, {false, scrape}, {true, scrape}} {
+		t.Run(fmt.Sprintf("metrics_token=%v,scrape_token=%v", tc.metricsToken, tc.scrapeToken != ""), func(t *testing.T) {
+			ts := startServerAgg(t, func(o *Options, _ *enrich.Options) {
+				o.Token, o.MetricsToken, o.ScrapeToken = token, tc.metricsToken, tc.scrapeToken
+			}, func(ao *aggregator.Options) { ao.Totals.Views = []series.Mask{series.MaskOf()} })
 			get := func(path, auth string) int {
 				req, _ := http.NewRequest("GET", ts.url+path, nil)
 				if auth != "" {
@@ -158,23 +162,31 @@ func TestTokenProtectsAllButPublicPaths(t *testing.T) {
 				resp.Body.Close()
 				return resp.StatusCode
 			}
-			for _, tc := range []struct {
+			// Without a scrape token configured, "Bearer scrape-token-…" is just a wrong token.
+			scrapeOK := map[bool]int{false: 401, true: 200}[tc.scrapeToken != ""]
+			for _, rc := range []struct {
 				path, auth string
 				want       int
 			}{
 				{"/api/v1/series?metric=ttfb", "", 401},
 				{"/api/v1/series?metric=ttfb", "Bearer wrong-token-0123456789", 401},
 				{"/api/v1/series?metric=ttfb", "Bearer " + token, 200},
+				{"/api/v1/series?metric=ttfb", "Bearer " + scrape, 401},
 				{"/api/v1/labels", "", 401},
+				{"/api/v1/labels", "Bearer " + scrape, 401},
 				{"/healthz", "", 200},
 				{"/readyz", "", 200},
-				{"/metrics", "", map[bool]int{false: 200, true: 401}[metricsToken]},
+				{"/metrics", "", map[bool]int{false: 200, true: 401}[tc.metricsToken]},
 				{"/metrics", "Bearer " + token, 200},
-				{"/metrics/rum", "", map[bool]int{false: 200, true: 401}[metricsToken]},
+				{"/metrics", "Bearer " + scrape, map[bool]int{false: 200, true: scrapeOK}[tc.metricsToken]},
+				// Every page, variant and country of the site: never public when a token is set.
+				{"/metrics/rum", "", 401},
+				{"/metrics/rum", "Bearer wrong-token-0123456789", 401},
 				{"/metrics/rum", "Bearer " + token, 200},
+				{"/metrics/rum", "Bearer " + scrape, scrapeOK},
 			} {
-				if got := get(tc.path, tc.auth); got != tc.want {
-					t.Errorf("GET %s (auth %q): %d, want %d", tc.path, tc.auth, got, tc.want)
+				if got := get(rc.path, rc.auth); got != rc.want {
+					t.Errorf("GET %s (auth %q): %d, want %d", rc.path, rc.auth, got, rc.want)
 				}
 			}
 			if code, _, _ := ts.post(t, testutil.MustJSON(t, testutil.Beacon(time.Now(), "/", 100, 900)), nil); code != 204 {
@@ -184,6 +196,25 @@ func TestTokenProtectsAllButPublicPaths(t *testing.T) {
 				t.Fatal("unauthorized requests not counted")
 			}
 		})
+	}
+}
+
+func TestScrapeTokenOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name, token, scrape string
+		ok                  bool
+	}{
+		{"none", "", "", true},
+		{"both", "s3cret-token-0123456789", "scrape-token-0123456789", true},
+		{"scrape without token", "", "scrape-token-0123456789", false},
+		{"same as token", "s3cret-token-0123456789", "s3cret-token-0123456789", false},
+		{"short", "s3cret-token-0123456789", "short", false},
+	} {
+		o := DefaultOptions()
+		o.Token, o.ScrapeToken = tc.token, tc.scrape
+		if err := o.Validate(); (err == nil) != tc.ok {
+			t.Errorf("%s: Validate() = %v, want ok=%v", tc.name, err, tc.ok)
+		}
 	}
 }
 

@@ -36,23 +36,26 @@ const (
 // address and whether it came straight from the TCP peer (not through a trusted proxy).
 func (s *Server) refusedBeacon(c *fiber.Ctx, r beacon.Reason) {
 	var addr netip.Addr
-	direct, forwarded := false, false
+	direct, trusted, forwarded := false, false, false
 	if r == beacon.RateLimited {
 		if ip := c.Context().RemoteIP(); ip != nil {
 			addr, _ = netip.AddrFromSlice(ip)
 			addr = addr.Unmap()
 		}
 		xff := forwardedFor(c)
-		direct = s.deps.Pipeline.Enricher().ClientAddr(addr, xff) == addr
+		enr := s.deps.Pipeline.Enricher()
+		direct = enr.ClientAddr(addr, xff) == addr
+		trusted = enr.Trusted(addr)
 		forwarded = xff != "" || len(c.Request().Header.Peek(fiber.HeaderForwarded)) > 0
 	}
-	s.hint.observe(s.log, s.deps.Now(), r, addr, direct, forwarded)
+	s.hint.observe(s.log, s.deps.Now(), r, addr, direct, trusted, forwarded)
 }
 
-// observe counts one refusal at now. addr, direct and forwarded matter for rate_limited
-// ones: direct means addr is the TCP peer itself, not a client named by a trusted proxy;
-// forwarded that the request carried a forwarding header rumd did not believe.
-func (h *proxyHint) observe(log *slog.Logger, now time.Time, r beacon.Reason, addr netip.Addr, direct, forwarded bool) {
+// observe counts one refusal at now. addr, direct, trusted and forwarded matter for
+// rate_limited ones: direct means addr is the TCP peer itself, not a client named by a
+// trusted proxy; trusted that addr is a trusted proxy all the same (one that named no
+// client); forwarded that the request carried a forwarding header.
+func (h *proxyHint) observe(log *slog.Logger, now time.Time, r beacon.Reason, addr netip.Addr, direct, trusted, forwarded bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.said {
@@ -67,6 +70,14 @@ func (h *proxyHint) observe(log *slog.Logger, now time.Time, r beacon.Reason, ad
 			h.limited[addr]++
 			if n := h.limited[addr]; h.refused >= hintMinRefused && 2*n > h.refused {
 				h.said = true
+				if trusted {
+					// Telling the operator to trust it again would not help: the proxy does
+					// not say who its clients are.
+					log.Warn("most refused beacons are rate_limited from one trusted proxy that names no client: "+
+						"all visitors behind it share its rate limit (and its country); make the proxy send X-Forwarded-For",
+						"address", addr.String(), "rate_limited", n, "refused", h.refused, "forwarding_header", forwarded)
+					return
+				}
 				log.Warn("most refused beacons are rate_limited from one address that is not a trusted proxy: "+
 					"rumd is probably behind a reverse proxy it does not trust, so all visitors share that proxy's rate limit "+
 					"(and its country); add the proxy's address to --trusted-proxies",

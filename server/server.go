@@ -50,12 +50,16 @@ type Options struct {
 	Token string
 	// MetricsToken puts /metrics behind the token too.
 	MetricsToken bool
+	// ScrapeToken, when set, is accepted besides Token on /metrics and RUMMetricsPath, and
+	// nowhere else: for a Prometheus that must not read the query API.
+	ScrapeToken string
 	// PublicGraphs lets GET /render answer graph images (png, the default, and svg)
 	// without the token, so that a graph URL works in an <img> tag; data formats (json,
 	// raw, csv) keep needing it.
 	PublicGraphs bool
 	// RUMMetricsPath is where Deps.RUMGatherer (the native-histogram exposition of the
-	// sketches, docs/scaling-out.md) is served, behind the same token rule as /metrics.
+	// sketches, docs/scaling-out.md) is served, behind the token or the scrape token
+	// whenever a token is set.
 	RUMMetricsPath string
 }
 
@@ -110,6 +114,9 @@ func (o Options) Validate() error {
 	}
 	if o.Token != "" && (len(o.Token) < 16 || strings.ContainsAny(o.Token, " \t\r\n")) {
 		return errors.New("token must be at least 16 characters with no white space")
+	}
+	if o.ScrapeToken != "" && (o.Token == "" || o.ScrapeToken == o.Token || len(o.ScrapeToken) < 16 || strings.ContainsAny(o.ScrapeToken, " \t\r\n")) {
+		return errors.New("scrape token needs a token, must differ from it, and must be at least 16 characters with no white space")
 	}
 	return o.RateLimit.Validate()
 }
@@ -188,7 +195,8 @@ func New(logger *slog.Logger, reg prometheus.Registerer, deps Deps, opts Options
 		ErrorHandler:          s.handleError,
 		ReadBufferSize:        8192,
 	})
-	// Ingest comes first: fiber runs routes in the order they were added, so beacons never
+	s.app.Use(securityHeaders)
+	// Ingest comes next: fiber runs routes in the order they were added, so beacons never
 	// pass through the middlewares below (they need no token and carry nothing to compress).
 	s.app.Options(opts.IngestPath, s.preflight)
 	s.app.Post(opts.IngestPath, s.ingest)

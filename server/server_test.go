@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -49,6 +50,12 @@ func startServerAgg(t testing.TB, mod func(*Options, *enrich.Options), amod func
 // startServerWith is startServerAgg with the query engine's options changed by qmod too.
 func startServerWith(t testing.TB, mod func(*Options, *enrich.Options), amod func(*aggregator.Options), qmod func(*query.Options)) *testServer {
 	t.Helper()
+	return startServerLogged(t, nil, mod, amod, qmod)
+}
+
+// startServerLogged is startServerWith with the server logging to log.
+func startServerLogged(t testing.TB, log *slog.Logger, mod func(*Options, *enrich.Options), amod func(*aggregator.Options), qmod func(*query.Options)) *testServer {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	db, err := storage.Open(t.TempDir(), nil, reg, storage.DefaultOptions())
 	if err != nil {
@@ -90,7 +97,7 @@ func startServerWith(t testing.TB, mod func(*Options, *enrich.Options), amod fun
 	if len(ao.Totals.Views) > 0 {
 		deps.RUMGatherer = promexp.NewRegistry(promexp.NewCollector(agg, ao.Views))
 	}
-	srv, err := New(nil, reg, deps, so)
+	srv, err := New(log, reg, deps, so)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -172,11 +172,19 @@ func Open(dir string, logger *slog.Logger, reg prometheus.Registerer, opts Optio
 		WithDetectConflicts(false).
 		WithChecksumVerificationMode(options.OnTableRead).
 		WithMetricsEnabled(false)
+	found, err := checkDir(bo.Dir, bo.Compression, logger)
+	if err != nil {
+		return nil, err
+	}
 	bdb, err := badger.Open(bo)
 	if err != nil {
 		return nil, fmt.Errorf("open sketch store %s: %w", dir, err)
 	}
 	db := &DB{dir: dir, opts: opts, log: logger, bdb: bdb, indexSeen: map[string]struct{}{}}
+	if err := found.checkOpened(db); err != nil {
+		bdb.Close()
+		return nil, err
+	}
 	if err := db.checkFormat(); err != nil {
 		bdb.Close()
 		return nil, err

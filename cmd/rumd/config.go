@@ -62,6 +62,7 @@ type Config struct {
 	PprofListen  string `yaml:"pprof_listen"`
 	Token        string `yaml:"token"`
 	MetricsToken bool   `yaml:"metrics_token"`
+	ScrapeToken  string `yaml:"scrape_token"`
 	PublicGraphs bool   `yaml:"public_graphs"`
 
 	TrustedProxies []string          `yaml:"trusted_proxies"`
@@ -258,6 +259,7 @@ func serveFlags(cfg *Config, configPath *string) *flag.FlagSet {
 	fs.StringVar(&cfg.PprofListen, "pprof-listen", cfg.PprofListen, "serve Go's /debug/pprof profiles on this address (e.g. 127.0.0.1:6060); empty: off")
 	fs.StringVar(&cfg.Token, "token", cfg.Token, "bearer token required by the query, Graphite, dashboard and admin endpoints (empty: open)")
 	fs.BoolVar(&cfg.MetricsToken, "metrics-token", cfg.MetricsToken, "require the token on /metrics too")
+	fs.StringVar(&cfg.ScrapeToken, "scrape-token", cfg.ScrapeToken, "second bearer token accepted on /metrics and /metrics/rum only, for Prometheus (needs --token)")
 	fs.BoolVar(&cfg.PublicGraphs, "public-graphs", cfg.PublicGraphs, "answer GET /render graph images (png, svg) without the token, for <img> tags")
 	fs.Var(stringList{&cfg.TrustedProxies}, "trusted-proxies", "comma-separated CIDRs whose X-Forwarded-For and country header are believed")
 	fs.StringVar(&cfg.CountryHeader, "country-header", cfg.CountryHeader, "CDN country header, e.g. CF-IPCountry (trusted proxies only)")
@@ -462,6 +464,7 @@ var bindings = append([]binding{
 	{"rate_limit.tracked", func(c *Config, o *options) error { o.server.RateLimit.MaxTracked = c.RateLimit.Tracked; return nil }},
 	{"token", func(c *Config, o *options) error { o.server.Token = c.Token; return nil }},
 	{"metrics_token", func(c *Config, o *options) error { o.server.MetricsToken = c.MetricsToken; return nil }},
+	{"scrape_token", func(c *Config, o *options) error { o.server.ScrapeToken = c.ScrapeToken; return nil }},
 	{"public_graphs", func(c *Config, o *options) error { o.server.PublicGraphs = c.PublicGraphs; return nil }},
 	{"validation.clock_jump_tolerance", func(c *Config, o *options) error {
 		o.ingest.Beacon.JumpTolerance = c.Validation.ClockJumpTolerance

@@ -137,6 +137,7 @@ func serve(ctx context.Context, logger *slog.Logger, cfg *Config, ready chan<- s
 	logger.Info("rumd serving", "addr", ln.Addr().String(), "storage", cfg.Storage, "data", cfg.Data, "geoip", o.enrich.GeoIPPath, "prometheus", rum != nil,
 		"ingest", o.server.IngestPath, "views", len(o.agg.Views), "version", version)
 	logStartURLs(logger, ln.Addr())
+	warnOpenReadAPI(logger, ln.Addr(), o.server.Token)
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -178,6 +179,20 @@ func serve(ctx context.Context, logger *slog.Logger, cfg *Config, ready chan<- s
 	}
 	logger.Info("rumd stopped", "shutdown", time.Since(t0).String(), "flushed_until", time.Unix(store.Flushed(), 0).UTC())
 	return errors.Join(errs...)
+}
+
+// warnOpenReadAPI says at start when anyone who can reach rumd can read what it holds: no
+// token, and a listener that is not on loopback only (behind a proxy on the same machine,
+// rumd listens on loopback and the proxy decides who reaches it).
+func warnOpenReadAPI(logger *slog.Logger, addr net.Addr, token string) {
+	if token != "" {
+		return
+	}
+	if ta, ok := addr.(*net.TCPAddr); ok && ta.IP.IsLoopback() {
+		return
+	}
+	logger.Warn("the read API (queries, Graphite, dashboards, /metrics/rum) is open to anyone who can reach this address: "+
+		"set --token, or listen on 127.0.0.1 behind a proxy that authenticates", "addr", addr.String())
 }
 
 // healthChecks builds the /readyz tree: storage, GeoIP database and aggregator queue.

@@ -63,6 +63,9 @@ func parseHop(s string) (netip.Addr, bool) {
 	return a.WithZone("").Unmap(), true
 }
 
+// Trusted reports whether a is one of the trusted proxies.
+func (e *Enricher) Trusted(a netip.Addr) bool { return e.trustedAddr(a.Unmap()) }
+
 func (e *Enricher) trustedAddr(a netip.Addr) bool {
 	if !a.IsValid() {
 		return false
