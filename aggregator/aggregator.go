@@ -32,6 +32,11 @@ var ErrQueueFull = errors.New("aggregator queue is full")
 // ErrClosed is returned by Add after Close has begun.
 var ErrClosed = errors.New("aggregator is closed")
 
+// ErrStorageFull is returned by Add while storage refuses windows and the closed windows
+// held in memory have reached Options.HoldBytes: the caller refuses the beacon (503) rather
+// than accept what could not be kept.
+var ErrStorageFull = errors.New("storage is full and the windows held in memory reached their bound")
+
 // Store is what the aggregator needs of storage.
 type Store interface {
 	WriteWindow(*storage.Window) error
@@ -58,6 +63,10 @@ type Options struct {
 	SlowDown time.Duration
 	// Totals configures the cumulative counts of the Prometheus exposition.
 	Totals TotalsOptions
+	// HoldBytes bounds the closed windows held in memory while storage refuses them (a
+	// full disk), as estimated from their sketches; once reached, Add refuses with
+	// ErrStorageFull until a write succeeds. The open window comes on top.
+	HoldBytes int64
 }
 
 // DefaultOptions returns the defaults.
@@ -71,6 +80,7 @@ func DefaultOptions() Options {
 		Now:       time.Now,
 		Tick:      250 * time.Millisecond,
 		Totals:    DefaultTotalsOptions(),
+		HoldBytes: 128 << 20,
 	}
 }
 
@@ -121,6 +131,9 @@ func (o Options) Validate() error {
 	if o.Tick <= 0 {
 		return errors.New("tick must be positive")
 	}
+	if o.HoldBytes < 0 {
+		return fmt.Errorf("hold bytes must not be negative, got %d", o.HoldBytes)
+	}
 	return o.Totals.Validate(o.Views)
 }
 
@@ -145,6 +158,12 @@ type Aggregator struct {
 	// closing is set first by Close: Add's direct path reads it without writing a shared
 	// cache line, then checks its shard's closed flag under the shard lock.
 	closing atomic.Bool
+	// refusing is set by the flusher while storage refuses windows and those held reached
+	// HoldBytes; Add reads it like closing.
+	refusing atomic.Bool
+	// failingSince is when the current run of failed writes began (zero: writes succeed);
+	// guarded by flushMu. The run is logged once when it begins and once when it ends.
+	failingSince time.Time
 	// local hands each P the shard it used last (sync.Pool keeps per-P lists), so a core
 	// keeps adding to the sketches already in its cache instead of alternating shards.
 	local sync.Pool
@@ -183,6 +202,8 @@ type window struct {
 	views []map[string]*entry // by view index; derived views stay empty until derived is set
 	// derived is set when the piece has left its shard and its derived views are filled.
 	derived bool
+	records int64 // records added to the piece
+	bytes   int64 // estimated memory of the piece, set when it is detached
 }
 
 type entry struct {
@@ -244,6 +265,9 @@ func Open(logger *slog.Logger, reg prometheus.Registerer, store Store, opts Opti
 func (a *Aggregator) Add(rec *series.Record) error {
 	if a.closing.Load() {
 		return ErrClosed
+	}
+	if a.refusing.Load() {
+		return ErrStorageFull
 	}
 	if sh, _ := a.local.Get().(*shard); sh != nil {
 		if sh.mu.TryLock() {
@@ -316,19 +340,33 @@ func (a *Aggregator) QueueCapacity() int { return cap(a.in) }
 
 // PendingWindows is the number of closed windows not yet in storage.
 func (a *Aggregator) PendingWindows() int {
-	a.viewMu.RLock()
-	defer a.viewMu.RUnlock()
-	n, last := 0, int64(-1)
-	for _, w := range a.pending { // sorted by start: count the distinct starts
-		if w.start != last {
-			n, last = n+1, w.start
-		}
-	}
+	n, _, _ := a.Held()
 	return n
 }
 
+// Held is what the closed windows not yet in storage hold: windows, the records added to
+// them, and their estimated memory.
+func (a *Aggregator) Held() (windows int, records, bytes int64) {
+	a.viewMu.RLock()
+	defer a.viewMu.RUnlock()
+	last := int64(-1)
+	for _, w := range a.pending { // sorted by start: count the distinct starts
+		if w.start != last {
+			windows, last = windows+1, w.start
+		}
+		records += w.records
+		bytes += w.bytes
+	}
+	return windows, records, bytes
+}
+
+// Refusing reports whether Add refuses records with ErrStorageFull.
+func (a *Aggregator) Refusing() bool { return a.refusing.Load() }
+
 // Close stops taking records, drains the queue, and writes every window, the open one
-// included, to storage: a clean shutdown loses no accepted beacon.
+// included, to storage: a clean shutdown loses no accepted beacon. When storage refuses
+// them (a full disk) or ctx ends first, the error says how many windows and records were
+// not written.
 func (a *Aggregator) Close(ctx context.Context) error {
 	a.closing.Store(true)
 	// Once every shard is marked, no direct add can start, and one under way has finished.
@@ -352,7 +390,19 @@ func (a *Aggregator) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("drain aggregator queue: %w", ctx.Err())
 	}
-	return a.flush(1 << 62)
+	flushed := make(chan error, 1)
+	go func() { flushed <- a.flush(1 << 62) }()
+	var err error
+	select {
+	case err = <-flushed:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err != nil {
+		windows, records, _ := a.Held()
+		return fmt.Errorf("%d closed windows holding %d beacons could not be written: %w", windows, records, err)
+	}
+	return nil
 }
 
 func (a *Aggregator) work(sh *shard) {
@@ -404,6 +454,7 @@ func (a *Aggregator) apply(sh *shard, rec *series.Record) {
 		}
 		sh.windows[start] = w
 	}
+	w.records++
 	// Every dimension is capped; Probe takes one value per probe, admitted below.
 	labels := rec.Labels
 	for d := series.Dim(0); d < series.NumDims; d++ {

@@ -19,9 +19,8 @@ func (a *Aggregator) flushLoop() {
 			return
 		case <-t.C:
 			closeBefore := floor(a.opts.Now().Add(-a.opts.Grace).Unix(), 60)
-			if err := a.flush(closeBefore); err != nil {
-				a.log.Error("flush failed; windows stay in memory and are retried", "err", err)
-			}
+			// A failure is logged by hold, once per run of failures, not every tick.
+			_ = a.flush(closeBefore)
 		}
 	}
 }
@@ -45,13 +44,18 @@ func (a *Aggregator) flush(closeBefore int64) error {
 		}
 		a.viewMu.RUnlock()
 		if len(pieces) == 0 {
+			a.recovered()
 			return nil
 		}
 		t0 := time.Now()
 		sw, sketches := a.merge(pieces)
 		if err := a.store.WriteWindow(sw); err != nil {
 			a.m.flushErrors.Inc()
+			a.hold(err)
 			return err
+		}
+		if a.refusing.Load() { // a store on every flush would bounce Add's cache line
+			a.refusing.Store(false)
 		}
 		a.viewMu.Lock()
 		a.pending = a.pending[len(pieces):]
@@ -63,6 +67,34 @@ func (a *Aggregator) flush(closeBefore int64) error {
 		a.m.flushed.Inc()
 		a.m.flushDuration.Observe(time.Since(t0).Seconds())
 	}
+}
+
+// hold notes a failed write: the closed windows stay in memory, and once they reach
+// HoldBytes new records are refused. It logs when a run of failures begins and when the
+// bound is reached, not at every retry. It runs under flushMu.
+func (a *Aggregator) hold(err error) {
+	windows, records, bytes := a.Held()
+	if a.failingSince.IsZero() {
+		a.failingSince = a.opts.Now()
+		a.log.Error("storage refuses windows; closed windows are held in memory and retried",
+			"err", err, "held_windows", windows, "held_beacons", records, "held_bytes", bytes, "hold_bytes", a.opts.HoldBytes)
+	}
+	if bytes >= a.opts.HoldBytes && !a.refusing.Load() {
+		a.refusing.Store(true)
+		a.log.Error("windows held in memory reached their bound; beacons are refused with storage_full until storage takes windows again",
+			"held_windows", windows, "held_beacons", records, "held_bytes", bytes, "hold_bytes", a.opts.HoldBytes)
+	}
+}
+
+// recovered ends a run of failed writes once every held window is written, and logs it.
+// It runs under flushMu.
+func (a *Aggregator) recovered() {
+	if a.failingSince.IsZero() {
+		return
+	}
+	a.log.Info("storage takes windows again; every held window is written",
+		"failing_for", a.opts.Now().Sub(a.failingSince).String())
+	a.failingSince = time.Time{}
 }
 
 // detach moves the windows before closeBefore from the shards to pending, in order.
@@ -88,6 +120,7 @@ func (a *Aggregator) detach(closeBefore int64) {
 	derived := 0
 	for _, w := range moved {
 		derived += a.deriveAll(w)
+		w.bytes = memBytes(w)
 	}
 	a.m.liveSketches.Add(float64(derived))
 	a.totals.fold(a.views, moved, closeBefore)
@@ -155,6 +188,24 @@ func countSketches(e *entry) int {
 	for i := range e.sk {
 		if !e.sk[i].Empty() {
 			n++
+		}
+	}
+	return n
+}
+
+// entryBytes estimates what one series of a window holds besides its Counts: the map slot,
+// the entry with its labels, and the key.
+const entryBytes = 200
+
+// memBytes estimates the memory of a detached window piece from its live sketches.
+func memBytes(w *window) int64 {
+	n := int64(0)
+	for _, v := range w.views {
+		for k, e := range v {
+			n += int64(entryBytes + len(k))
+			for i := range e.sk {
+				n += int64(e.sk[i].MemBytes())
+			}
 		}
 	}
 	return n

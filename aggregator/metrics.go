@@ -45,6 +45,12 @@ func newMetrics(reg prometheus.Registerer, a *Aggregator) *metrics {
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "rumd_aggregator_queue_capacity", Help: "Size of the aggregator queue.",
 			}, func() float64 { return float64(a.QueueCapacity()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "rumd_aggregator_held_windows", Help: "Closed windows in memory not yet in storage (more than one while storage refuses them).",
+			}, func() float64 { n, _, _ := a.Held(); return float64(n) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "rumd_aggregator_held_bytes", Help: "Estimated memory of the closed windows not yet in storage; at the hold bound beacons are refused with storage_full.",
+			}, func() float64 { _, _, b := a.Held(); return float64(b) }),
 			prometheus.NewCounterFunc(prometheus.CounterOpts{
 				Name: "rumd_aggregator_applied_total", Help: "Records added to sketches; equal to rumd_beacons_accepted_total once the queue is drained.",
 			}, func() float64 { return float64(a.Applied()) }),

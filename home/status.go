@@ -61,6 +61,13 @@ type queueState struct {
 type storageState struct {
 	DiskBytes    int64 `json:"disk_bytes"`
 	FlushedUntil int64 `json:"flushed_until"`
+	FreeBytes    int64 `json:"free_bytes"`
+	ReserveBytes int64 `json:"reserve_bytes"`
+	// Full is true while windows are not written for want of disk space; they are held
+	// in memory (HeldWindows, HeldBytes) until beacons are refused with storage_full.
+	Full        bool  `json:"full"`
+	HeldWindows int64 `json:"held_windows"`
+	HeldBytes   int64 `json:"held_bytes"`
 }
 
 type geoipState struct {
@@ -101,6 +108,16 @@ func (s *status) handle(c *fiber.Ctx) error {
 				a.Storage.DiskBytes = int64(v)
 			case "rumd_storage_flushed_until_seconds":
 				a.Storage.FlushedUntil = int64(v)
+			case "rumd_storage_free_bytes":
+				a.Storage.FreeBytes = int64(v)
+			case "rumd_storage_reserve_bytes":
+				a.Storage.ReserveBytes = int64(v)
+			case "rumd_storage_full":
+				a.Storage.Full = v > 0
+			case "rumd_aggregator_held_windows":
+				a.Storage.HeldWindows = int64(v)
+			case "rumd_aggregator_held_bytes":
+				a.Storage.HeldBytes = int64(v)
 			case "rumd_geoip_build_timestamp_seconds":
 				if a.GeoIP == nil {
 					a.GeoIP = &geoipState{}

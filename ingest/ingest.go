@@ -212,6 +212,9 @@ func (p *Pipeline) add(b *beacon.Beacon, cl *Client, recv time.Time) (beacon.Rea
 	rec.Labels[series.Device] = cl.Device
 	cached, opaque := beacon.Derive(b, rec)
 	if err := p.sink.Add(rec); err != nil {
+		if errors.Is(err, aggregator.ErrStorageFull) {
+			return beacon.StorageFull, "rumd's disk is full and it holds all it can in memory; retry later"
+		}
 		if errors.Is(err, aggregator.ErrQueueFull) || errors.Is(err, aggregator.ErrClosed) {
 			return beacon.Overloaded, "rumd is shedding load; retry later"
 		}

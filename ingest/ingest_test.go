@@ -138,6 +138,11 @@ func TestBotsAndShedding(t *testing.T) {
 	if len(res.Refused) != 1 || res.Refused[0].Reason != beacon.Overloaded {
 		t.Errorf("full queue: %+v", res)
 	}
+	sink.err = aggregator.ErrStorageFull
+	p.Body(body, &visitor, now, &res)
+	if len(res.Refused) != 1 || res.Refused[0].Reason != beacon.StorageFull {
+		t.Errorf("storage full: %+v", res)
+	}
 	sink.err = errors.New("disk on fire")
 	p.Body(body, &visitor, now, &res)
 	if len(res.Refused) != 1 || res.Refused[0].Reason != beacon.Overloaded || !strings.Contains(res.Refused[0].Detail, "disk on fire") {

@@ -17,7 +17,7 @@ import (
 
 // BeaconStatus is the HTTP status that answers a beacon refused for r: the one place a Reason
 // becomes a status. 204 for OK, 413 for too_large, 429 for rate_limited, 503 for overloaded
-// and 400 for every data problem.
+// and storage_full, and 400 for every data problem.
 func BeaconStatus(r beacon.Reason) int {
 	switch r {
 	case beacon.OK:
@@ -26,7 +26,7 @@ func BeaconStatus(r beacon.Reason) int {
 		return fiber.StatusRequestEntityTooLarge
 	case beacon.RateLimited:
 		return fiber.StatusTooManyRequests
-	case beacon.Overloaded:
+	case beacon.Overloaded, beacon.StorageFull:
 		return fiber.StatusServiceUnavailable
 	}
 	return fiber.StatusBadRequest
@@ -39,7 +39,7 @@ func (s *Server) reject(c *fiber.Ctx, r beacon.Reason, detail string, counted bo
 		s.deps.Pipeline.Refuse(r)
 	}
 	s.refusedBeacon(c, r)
-	if (r == beacon.Overloaded || r == beacon.RateLimited) && len(c.Response().Header.Peek(fiber.HeaderRetryAfter)) == 0 {
+	if (BeaconStatus(r) == fiber.StatusServiceUnavailable || r == beacon.RateLimited) && len(c.Response().Header.Peek(fiber.HeaderRetryAfter)) == 0 {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(s.opts.RetryAfter))
 	}
 	return c.Status(BeaconStatus(r)).JSON(apiError{Error: detail, Reason: r.String()})
@@ -87,7 +87,7 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 	ans := batchAnswer{Accepted: res.Accepted, Rejected: make([]rejected, len(res.Refused))}
 	var shed bool
 	for i, o := range res.Refused {
-		shed = shed || o.Reason == beacon.Overloaded
+		shed = shed || BeaconStatus(o.Reason) == fiber.StatusServiceUnavailable
 		ans.Rejected[i] = rejected{Index: o.Index, Reason: o.Reason.String(), Error: o.Detail}
 	}
 	if shed {

@@ -297,7 +297,7 @@ func TestStatusOfEveryReason(t *testing.T) {
 		beacon.OK: 204, beacon.Malformed: 400, beacon.TooLarge: 413, beacon.NonMonotonic: 400,
 		beacon.Negative: 400, beacon.FutureMark: 400, beacon.ClockJump: 400, beacon.ClockSkew: 400,
 		beacon.OutOfRange: 400, beacon.Concealed: 400, beacon.Bot: 400, beacon.RateLimited: 429,
-		beacon.Overloaded: 503,
+		beacon.Overloaded: 503, beacon.StorageFull: 503,
 	}
 	if len(want) != len(beacon.Reasons())+1 {
 		t.Fatalf("%d reasons, the table has %d: give the new reason a status here", len(beacon.Reasons())+1, len(want))

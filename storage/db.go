@@ -52,6 +52,9 @@ type Options struct {
 	CacheBytes int64
 	// MemTableBytes is the size of one Badger memtable (two are kept).
 	MemTableBytes int64
+	// ReserveBytes is the free space on the data directory's filesystem below which no
+	// window is written (ErrFull); 0 means DefaultReserve(MemTableBytes).
+	ReserveBytes int64
 }
 
 // DefaultOptions keeps 1m data 8 days, 1h data 90 days and 1d data 2 years, in a footprint
@@ -80,6 +83,10 @@ func (o Options) Validate() error {
 	if o.MemTableBytes < 1<<20 {
 		return fmt.Errorf("memtable must be at least 1 MiB, got %d bytes", o.MemTableBytes)
 	}
+	// Less than the active memtable's WAL file would let Badger fault on its own writes.
+	if o.ReserveBytes != 0 && o.ReserveBytes < 2*o.MemTableBytes {
+		return fmt.Errorf("reserve must be 0 (six memtables) or at least two memtables (%d bytes), got %d bytes", 2*o.MemTableBytes, o.ReserveBytes)
+	}
 	return nil
 }
 
@@ -97,6 +104,9 @@ type DB struct {
 	dayDone   atomic.Int64
 	indexDay  int64
 	indexSeen map[string]struct{}
+	// full is set when a write was refused for want of room, cleared by the next that
+	// succeeds.
+	full atomic.Bool
 
 	// Recovered is true when this open followed an unclean shutdown and the checksums of
 	// every table were verified.
@@ -139,6 +149,20 @@ func newMetrics(reg prometheus.Registerer, db *DB) *metrics {
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "rumd_storage_flushed_until_seconds", Help: "End of the last window written to disk, unix seconds.",
 			}, func() float64 { return float64(db.flushed.Load()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "rumd_storage_free_bytes", Help: "Free bytes on the data directory's filesystem (-1: unknown).",
+			}, func() float64 { return float64(db.FreeBytes()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "rumd_storage_reserve_bytes", Help: "Free bytes kept for the database's own writes; below it no window is written.",
+			}, func() float64 { return float64(db.opts.ReserveBytes) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "rumd_storage_full", Help: "1 while the store takes no windows for want of disk space (closed windows are held in memory).",
+			}, func() float64 {
+				if db.Full() {
+					return 1
+				}
+				return 0
+			}),
 		)
 	}
 	return m
@@ -155,6 +179,15 @@ func Open(dir string, logger *slog.Logger, reg prometheus.Registerer, opts Optio
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data directory %s: %w", dir, err)
+	}
+	if opts.ReserveBytes == 0 {
+		opts.ReserveBytes = DefaultReserve(opts.MemTableBytes)
+	}
+	// Opening replays the memtable WALs and flushes them into tables through memory maps:
+	// on a full disk that faults, so refuse to start with a message instead.
+	if free := freeBytes(dir); free >= 0 && free < opts.ReserveBytes {
+		return nil, fmt.Errorf("open sketch store %s: %w: %s free, less than the %s reserved for the database's own writes (disk.reserve_bytes); free some space",
+			dir, ErrFull, mib(free), mib(opts.ReserveBytes))
 	}
 	bo := badger.DefaultOptions(filepath.Clean(dir)).
 		WithLogger(badgerLogger{logger.With("lib", "badger")}).
@@ -221,10 +254,28 @@ func Open(dir string, logger *slog.Logger, reg prometheus.Registerer, opts Optio
 	return db, nil
 }
 
-// Close flushes Badger's memtables and closes the database.
+// Close flushes Badger's memtables and closes the database, or gives up when ctx ends
+// first. On a disk too full for Badger to write its memtable into a table, it leaves the
+// database as a crash would: what was written is in the memtable WAL, replayed (after a
+// checksum verification) at the next start.
 func (db *DB) Close(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() { done <- db.close() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("close sketch store: %w; what was written is in its WAL, replayed at the next start", ctx.Err())
+	}
+}
+
+func (db *DB) close() error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
+	if free := db.FreeBytes(); free >= 0 && free < 2*db.opts.MemTableBytes {
+		return fmt.Errorf("close sketch store: %w: %s free, too little for the database to write its memtable; "+
+			"left as after a crash: what was written is in its WAL, replayed at the next start", ErrFull, mib(free))
+	}
 	if err := db.bdb.Close(); err != nil {
 		return fmt.Errorf("close sketch store: %w", err)
 	}

@@ -40,20 +40,28 @@ func (db *DB) WriteWindow(w *Window) error {
 		return fmt.Errorf("window %s is before the last written one (%s)", unix(w.Start), unix(f-60))
 	}
 	t0 := time.Now()
-	wb := db.bdb.NewWriteBatch()
-	defer wb.Cancel()
-	var key, val []byte
+	// Encoded first: the room the window needs is checked before Badger sees any of it.
+	keys, vals := make([][]byte, len(w.Entries)), make([][]byte, len(w.Entries))
+	need := int64(0)
 	for i := range w.Entries {
 		e := &w.Entries[i]
 		k := keyOf(Minute, e.View, e.Metric, w.Start, e.Series)
-		key = k.append(key[:0])
-		val = sketch.AppendEncoded(val[:0], e.Sketch)
-		if err := wb.Set(append([]byte(nil), key...), append([]byte(nil), val...)); err != nil {
-			return fmt.Errorf("write window %s: %w", unix(w.Start), err)
+		keys[i] = k.append(nil)
+		vals[i] = sketch.AppendEncoded(nil, e.Sketch)
+		need += int64(len(keys[i]) + len(vals[i]) + walEntryOverhead)
+	}
+	if err := db.room(need); err != nil {
+		return fmt.Errorf("write window %s: %w", unix(w.Start), err)
+	}
+	wb := db.bdb.NewWriteBatch()
+	defer wb.Cancel()
+	for i := range keys {
+		if err := wb.Set(keys[i], vals[i]); err != nil {
+			return fmt.Errorf("write window %s: %w", unix(w.Start), db.failed(err))
 		}
 	}
 	if err := db.indexValues(wb, w.Start, &w.Values); err != nil {
-		return err
+		return db.failed(err)
 	}
 	end := w.Start + 60
 	if err := setMeta(wb, metaFlushed, end); err != nil {
@@ -70,13 +78,19 @@ func (db *DB) WriteWindow(w *Window) error {
 		}
 	}
 	if err := wb.Flush(); err != nil {
-		return fmt.Errorf("write window %s: %w", unix(w.Start), err)
+		return fmt.Errorf("write window %s: %w", unix(w.Start), db.failed(err))
 	}
+	db.full.Store(false)
 	db.flushed.Store(end)
 	db.m.written.Add(float64(len(w.Entries)))
 	db.m.flushDuration.Observe(time.Since(t0).Seconds())
 	// The window is safe on disk; a failed rollup or retention pass is logged and simply
-	// runs again after the next window, since its watermark did not move.
+	// runs again after the next window, since its watermark did not move. Neither runs
+	// while less than the reserve is free: both write (retention too, as Badger flushes its
+	// memtable before dropping a prefix).
+	if db.room(0) != nil {
+		return nil
+	}
 	if err := db.rollUp(end); err != nil {
 		db.m.maintErrors.Inc()
 		db.log.Error("rollup failed; retried after the next window", "err", err)
@@ -87,6 +101,9 @@ func (db *DB) WriteWindow(w *Window) error {
 	}
 	return nil
 }
+
+// walEntryOverhead bounds what Badger's WAL adds to each key and value (header, checksum).
+const walEntryOverhead = 32
 
 // indexValues records the label values of a window under its day, once per day and value.
 func (db *DB) indexValues(wb *badger.WriteBatch, start int64, values *[series.NumDims][]string) error {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -78,6 +79,7 @@ type Config struct {
 	ShutdownAfter  time.Duration     `yaml:"shutdown_timeout" validate:"gt=0"`
 	Storage        string            `yaml:"storage" validate:"oneof=badger none"`
 	Prometheus     prometheusConfig  `yaml:"prometheus"`
+	Disk           diskConfig        `yaml:"disk"`
 
 	// Experiments are the A/B tests /test and /test/embed run (beaconjs checks them).
 	Experiments []beaconjs.Experiment `yaml:"experiments"`
@@ -145,6 +147,7 @@ func defaultConfig() Config {
 	c.Query.Timeout = query.DefaultOptions().Timeout
 	c.ShutdownAfter = 30 * time.Second
 	c.Storage, c.Prometheus = "badger", defaultPrometheusConfig()
+	c.Disk = defaultDiskConfig()
 	return c
 }
 
@@ -279,6 +282,7 @@ func serveFlags(cfg *Config, configPath *string) *flag.FlagSet {
 	fs.DurationVar(&cfg.Query.Timeout, "query-timeout", cfg.Query.Timeout, "time one query API or Graphite request may take before it is answered 503")
 	fs.DurationVar(&cfg.ShutdownAfter, "shutdown-timeout", cfg.ShutdownAfter, "time allowed to drain and flush on SIGTERM")
 	prometheusFlags(fs, cfg)
+	diskFlags(fs, cfg)
 	return fs
 }
 
@@ -514,7 +518,7 @@ var bindings = append([]binding{
 	}},
 	{"experiments", func(c *Config, o *options) error { o.snippet.Experiments = c.Experiments; return nil }},
 	{"query.timeout", func(c *Config, o *options) error { o.query.Timeout = c.Query.Timeout; return nil }},
-}, prometheusBindings...)
+}, slices.Concat(prometheusBindings, diskBindings)...)
 
 func setRetention(o *options, r storage.Res, d time.Duration) error {
 	o.storage.Retention[r], o.query.Retention[r] = d, d

@@ -111,7 +111,7 @@ func serve(ctx context.Context, logger *slog.Logger, cfg *Config, ready chan<- s
 		Engine:      eng,
 		Gatherer:    reg,
 		RUMGatherer: rum,
-		Checks:      healthChecks(store, agg, enr),
+		Checks:      healthChecks(store, agg, enr, o.agg.HoldBytes),
 		Mounts: []func(fiber.Router) error{
 			func(r fiber.Router) error { return beaconjs.Mount(r, o.snippet) },
 			func(r fiber.Router) error { return graphite.Mount(r, eng, gopts) },
@@ -170,6 +170,10 @@ func serve(ctx context.Context, logger *slog.Logger, cfg *Config, ready chan<- s
 	}
 	if err := agg.Close(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("drain aggregator: %w", err))
+		if windows, beacons, _ := agg.Held(); windows > 0 {
+			logger.Error("windows could not be written before exit; their beacons are lost",
+				"unwritten_windows", windows, "unwritten_beacons", beacons, "err", err)
+		}
 	}
 	if err := enr.Close(); err != nil {
 		errs = append(errs, err)
@@ -196,7 +200,7 @@ func warnOpenReadAPI(logger *slog.Logger, addr net.Addr, token string) {
 }
 
 // healthChecks builds the /readyz tree: storage, GeoIP database and aggregator queue.
-func healthChecks(st sketchStore, agg *aggregator.Aggregator, enr *enrich.Enricher) []server.Check {
+func healthChecks(st sketchStore, agg *aggregator.Aggregator, enr *enrich.Enricher, holdBytes int64) []server.Check {
 	return []server.Check{
 		{Name: "storage", Check: func() server.Health {
 			store, ok := st.(*storage.DB)
@@ -213,6 +217,14 @@ func healthChecks(st sketchStore, agg *aggregator.Aggregator, enr *enrich.Enrich
 			}
 			if n := agg.PendingWindows(); n > 2 {
 				h.Status, h.Attributes["pending_windows"] = max(h.Status, server.Warning), n
+			}
+			h.Attributes["free_bytes"], h.Attributes["reserve_bytes"] = store.FreeBytes(), store.ReserveBytes()
+			if store.Full() {
+				windows, beacons, bytes := agg.Held()
+				h.Status, h.Attributes["reason"] = server.Critical, "storage_full"
+				h.Attributes["note"] = "less than reserve_bytes free, or the last write failed for want of room: closed windows are held in memory, and at hold_bytes beacons are answered 503 storage_full"
+				h.Attributes["held_windows"], h.Attributes["held_beacons"], h.Attributes["held_bytes"] = windows, beacons, bytes
+				h.Attributes["hold_bytes"], h.Attributes["refusing_beacons"] = holdBytes, agg.Refusing()
 			}
 			return h
 		}},

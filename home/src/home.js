@@ -246,7 +246,13 @@ function drawLive(st, ready) {
   kv('beacons per second', `${st.beacons.per_second.toFixed(2)} (last ${Math.round(st.beacons.rate_seconds)} s)`, 'rate');
   kv('aggregator queue', `${count(st.queue.depth)} of ${count(st.queue.capacity)}` + (st.queue.shed ? `, ${count(st.queue.shed)} shed` : ''), 'queue');
   kv('storage', bytes(st.storage.disk_bytes) + (st.storage.flushed_until
-    ? ', written until ' + new Date(st.storage.flushed_until * 1000).toLocaleTimeString() : ''), 'storage');
+    ? ', written until ' + new Date(st.storage.flushed_until * 1000).toLocaleTimeString() : '') +
+    (st.storage.reserve_bytes ? `, ${bytes(Math.max(0, st.storage.free_bytes))} free` : ''), 'storage');
+  if (st.storage.full) {
+    t.append(el('tr', { 'data-key': 'disk-full', class: 'bad' }, el('th', {}, 'disk full'),
+      el('td', {}, `under ${bytes(st.storage.reserve_bytes)} free: ${count(st.storage.held_windows)} closed minutes ` +
+        `(${bytes(st.storage.held_bytes)}) held in memory, written once there is room; at the hold bound beacons get 503 storage_full`)));
+  }
   const geo = (ready.components || {}).geoip || {};
   const ga = geo.attributes || {};
   if (st.geoip) {

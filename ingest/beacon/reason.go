@@ -22,13 +22,14 @@ const (
 	Bot
 	RateLimited
 	Overloaded
+	StorageFull
 	numReasons
 )
 
 var reasonNames = [numReasons]string{
 	"ok", "malformed", "too_large", "non_monotonic", "negative", "future_mark",
 	"clock_jump", "clock_skew", "out_of_range", "concealed", "bot", "rate_limited",
-	"overloaded",
+	"overloaded", "storage_full",
 }
 
 // String returns the reason's metric label and JSON name, e.g. "clock_skew".

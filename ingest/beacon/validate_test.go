@@ -239,6 +239,7 @@ func TestReasons(t *testing.T) {
 		Negative: "negative", FutureMark: "future_mark", ClockJump: "clock_jump",
 		ClockSkew: "clock_skew", OutOfRange: "out_of_range", Concealed: "concealed",
 		Bot: "bot", RateLimited: "rate_limited", Overloaded: "overloaded",
+		StorageFull: "storage_full",
 	}
 	rs := Reasons()
 	if len(rs) != len(want) {
