@@ -42,7 +42,7 @@ func TestQueryLayerErrors(t *testing.T) {
 	var logged lockedBuffer
 	qo := query.DefaultOptions()
 	qo.Timeout = time.Nanosecond
-	eng, err := query.New(slog.New(slog.NewTextHandler(&logged, nil)), e.store, e.agg, qo)
+	eng, err := query.New(slog.New(slog.NewTextHandler(&logged, nil)), nil, e.store, e.agg, qo)
 	if err != nil {
 		t.Fatal(err)
 	}
