@@ -56,10 +56,11 @@ type Config struct {
 	RateLimit rateLimitConfig `yaml:"rate_limit"`
 	// ReadRateLimit bounds the expensive reads (query API, Graphite, /metrics/rum).
 	ReadRateLimit rateLimitConfig `yaml:"read_rate_limit"`
-	PprofListen   string          `yaml:"pprof_listen"`
-	Token         string          `yaml:"token"`
-	MetricsToken  bool            `yaml:"metrics_token"`
-	PublicGraphs  bool            `yaml:"public_graphs"`
+
+	PprofListen  string `yaml:"pprof_listen"`
+	Token        string `yaml:"token"`
+	MetricsToken bool   `yaml:"metrics_token"`
+	PublicGraphs bool   `yaml:"public_graphs"`
 
 	TrustedProxies []string          `yaml:"trusted_proxies"`
 	CountryHeader  string            `yaml:"country_header"`
