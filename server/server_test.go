@@ -82,7 +82,7 @@ func startServerWith(t testing.TB, mod func(*Options, *enrich.Options), amod fun
 	if qmod != nil {
 		qmod(&qo)
 	}
-	eng, err := query.New(nil, nil, db, agg, qo)
+	eng, err := query.New(nil, reg, db, agg, qo)
 	if err != nil {
 		t.Fatal(err)
 	}
