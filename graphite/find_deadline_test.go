@@ -3,14 +3,11 @@ package graphite
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/url"
 	"sort"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/gofiber/fiber/v2"
 
 	"rumd/internal/series"
 	"rumd/query"
@@ -54,18 +51,8 @@ func TestFindUnderDeadlineNeverWider(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		app := fiber.New(fiber.Config{DisableStartupMessage: true})
-		if err := Mount(app, eng, e.h.opts); err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		go app.Listener(ln)
-		defer app.Shutdown()
+		c := mustServe(t, eng, e.h.opts)
 		var raw json.RawMessage
-		c := &env{base: "http://" + ln.Addr().String()}
 		code := c.get(t, "/metrics/find", url.Values{"query": {"rumd.page_country.*.AC"}, "from": {"-1h"}}, &raw)
 		if code != 200 {
 			var fail query.ErrorBody

@@ -37,6 +37,22 @@ func (l *lockedBuffer) String() string {
 // bounds every endpoint that reads data (503 timeout, logged with the endpoint), and its
 // refusals have the JSON API's body. The same requests to a server with the default
 // timeout are the control.
+// mustServe serves the Graphite API of eng over HTTP on 127.0.0.1 until the test ends.
+func mustServe(t testing.TB, eng *query.Engine, opts Options) *env {
+	t.Helper()
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	if err := Mount(app, eng, opts); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go app.Listener(ln)
+	t.Cleanup(func() { app.Shutdown() })
+	return &env{base: "http://" + ln.Addr().String()}
+}
+
 func TestQueryLayerErrors(t *testing.T) {
 	e := standardEnvSmall(t)
 	var logged lockedBuffer
@@ -46,17 +62,7 @@ func TestQueryLayerErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	if err := Mount(app, eng, e.h.opts); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go app.Listener(ln)
-	t.Cleanup(func() { app.Shutdown() })
-	slow := &env{base: "http://" + ln.Addr().String()}
+	slow := mustServe(t, eng, e.h.opts)
 
 	for _, tc := range []struct {
 		path string

@@ -347,13 +347,7 @@ func TestReadRateLimitAnswers429(t *testing.T) {
 	read := func(xff string) (int, http.Header, []byte) {
 		req, _ := http.NewRequest("GET", ts.url+"/api/v1/summary?metric=ttfb", nil)
 		req.Header.Set("X-Forwarded-For", xff)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, resp.Header, b
+		return do(t, req)
 	}
 	codes := map[int]int{}
 	var hdr http.Header

@@ -120,6 +120,12 @@ func (ts *testServer) post(t *testing.T, body []byte, hdr map[string]string) (in
 			req.Header.Set(k, v)
 		}
 	}
+	return do(t, req)
+}
+
+// do sends req and reads the whole answer.
+func do(t *testing.T, req *http.Request) (int, http.Header, []byte) {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
