@@ -74,7 +74,7 @@ func DefaultOptions() Options {
 		IdleTimeout:   60 * time.Second,
 		RetryAfter:    5 * time.Second,
 		RateLimit:     ratelimit.DefaultOptions(),
-		ReadRateLimit: ratelimit.Options{PerAddr: 20, AddrBurst: 200, PerPrefix: 100, PrefixBurst: 1000, MaxTracked: 10000, IPv4PrefixLen: 24, IPv6PrefixLen: 64},
+		ReadRateLimit: ratelimit.Options{PerAddr: 50, AddrBurst: 1000, PerPrefix: 200, PrefixBurst: 2000, MaxTracked: 10000, IPv4PrefixLen: 24, IPv6PrefixLen: 64},
 
 		RUMMetricsPath: "/metrics/rum",
 	}
