@@ -85,7 +85,7 @@ func mustEnvViews(tb testing.TB, now time.Time, recs []series.Record, views []se
 	}
 	qo := query.DefaultOptions()
 	qo.Views = views
-	eng, err := query.New(nil, store, agg, qo)
+	eng, err := query.New(nil, nil, store, agg, qo)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -82,6 +82,24 @@ func (ec *evalCtx) charge(n int) error {
 	return nil
 }
 
+// seriesBytes is what one answered series costs in memory besides its values: the
+// struct, its name and its tags.
+const seriesBytes = 768
+
+// hold charges the memory of count series of n values to the request's budget, before
+// they are built.
+func (ec *evalCtx) hold(count, n int) error {
+	b := query.BudgetOf(ec.ctx)
+	if b == nil {
+		return nil
+	}
+	per := seriesBytes + 8*n
+	if ec.sketches {
+		per += 8 * n
+	}
+	return b.Bytes(int64(count) * int64(per))
+}
+
 // eval evaluates a series expression.
 func (ec *evalCtx) eval(e *expr) ([]*tseries, error) {
 	switch e.kind {
@@ -91,6 +109,11 @@ func (ec *evalCtx) eval(e *expr) ([]*tseries, error) {
 		f, ok := functions[e.s]
 		if !ok {
 			return nil, badf("unknown_function", "unknown function %q; rumd supports %s", e.s, strings.Join(functionNames(), ", "))
+		}
+		// A function's work is over series already read; the deadline is looked at
+		// before each, so nested calls cannot run on past it.
+		if err := ec.ctx.Err(); err != nil {
+			return nil, err
 		}
 		return f.call(ec, e)
 	}
@@ -261,12 +284,16 @@ func (ec *evalCtx) fetchPath(pattern string, g *grouping) ([]*tseries, error) {
 			}
 			shapes++
 			req.Metric = m
+			req.Values = len(stats)
 			res, err := ec.run(fmt.Sprintf("p|%v|%s|%s", req.By, pattern, viewName(v)), req)
 			if err != nil {
 				return nil, err
 			}
 			_, _, n := ec.grid()
 			if err := ec.charge(max(1, len(res.Groups)) * len(stats) * n); err != nil {
+				return nil, err
+			}
+			if err := ec.hold(max(1, len(res.Groups))*len(stats), n); err != nil {
 				return nil, err
 			}
 			groups := res.Groups
@@ -518,12 +545,16 @@ metrics:
 		}
 		matched++
 		req.Metric = m
+		req.Values = len(sts)
 		res, err := ec.run(fmt.Sprintf("t|%v|%s", by, call.text), req)
 		if err != nil {
 			return nil, err
 		}
 		_, _, n := ec.grid()
 		if err := ec.charge(len(res.Groups) * len(sts) * n); err != nil {
+			return nil, err
+		}
+		if err := ec.hold(len(res.Groups)*len(sts), n); err != nil {
 			return nil, err
 		}
 		for gi := range res.Groups {

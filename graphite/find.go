@@ -2,6 +2,7 @@ package graphite
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"strconv"
 
@@ -66,7 +67,9 @@ func (w *walker) labelValues(d series.Dim) ([]string, error) {
 // with the values the path already names for the dimensions before it: in a template
 // variable chain page → country, the countries offered are those of that page. It asks the
 // query engine for the counts of two common metrics grouped by the dimension (probe_total
-// for probe views) over the find range; a query it cannot answer leaves vals as they are.
+// for probe views) over the find range. A query no view or range can answer (keepAll)
+// leaves vals as they are; any other error, a deadline or a budget spent above all, fails
+// the find: an answer wider than the truth would send a dashboard to empty panels.
 func (w *walker) narrow(view *series.View, j int, path string, vals []string) ([]string, error) {
 	parts := splitPath(path)
 	if len(parts) < 2+j {
@@ -97,8 +100,11 @@ func (w *walker) narrow(view *series.View, j int, path string, vals []string) ([
 	for _, m := range metrics {
 		req.Metric = m
 		res, err := w.h.eng.Query(w.ctx, req)
+		if keepAll(err) {
+			return vals, nil // e.g. a view without these metrics: offer every value
+		}
 		if err != nil {
-			return vals, nil // e.g. a range too long for the query: offer every value
+			return nil, err
 		}
 		for _, g := range res.Groups {
 			seen[EncodeNode(g.Labels[dim])] = true
@@ -109,6 +115,14 @@ func (w *walker) narrow(view *series.View, j int, path string, vals []string) ([
 	}
 	w.narrowed[key] = seen
 	return intersect(vals, seen), nil
+}
+
+// keepAll reports whether a narrowing query's error says only that it cannot be asked
+// (no view holds the metric and dimensions, or the range cannot be planned), so every
+// value stays on offer; nil and every other error do not.
+func keepAll(err error) bool {
+	var qe *query.Error
+	return errors.As(err, &qe) && (qe.Reason == query.NoView || qe.Reason == query.BadRange)
 }
 
 func intersect(vals []string, keep map[string]bool) []string {
@@ -227,8 +241,11 @@ func (h *handler) find(c *fiber.Ctx) error {
 	if err != nil {
 		return h.fail(c, err)
 	}
-	ctx, cancel := h.eng.WithTimeout(c.UserContext())
-	defer cancel()
+	ctx, done, err := h.eng.Begin(c.UserContext())
+	if err != nil {
+		return h.fail(c, err)
+	}
+	defer done()
 	w, err := h.walk(ctx, q, from, until, h.opts.MaxFindResults)
 	if err != nil {
 		return h.fail(c, err)
@@ -277,8 +294,11 @@ func (h *handler) expand(c *fiber.Ctx) error {
 	if err != nil {
 		return h.fail(c, err)
 	}
-	ctx, cancel := h.eng.WithTimeout(c.UserContext())
-	defer cancel()
+	ctx, done, err := h.eng.Begin(c.UserContext())
+	if err != nil {
+		return h.fail(c, err)
+	}
+	defer done()
 	leavesOnly := param(c, "leavesOnly") == "1" || param(c, "leavesOnly") == "true"
 	groups := map[string][]string{}
 	var all []string

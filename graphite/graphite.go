@@ -118,6 +118,9 @@ func param(c *fiber.Ctx, key string) string {
 // reason for a caller's mistake, 503 for a timeout, 500 (logged) for a fault.
 func (h *handler) fail(c *fiber.Ctx, err error) error {
 	status, body := h.eng.Answer(c.Path(), err)
+	if body.RetryAfter > 0 {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(max(1, int(body.RetryAfter.Round(time.Second)/time.Second))))
+	}
 	return c.Status(status).JSON(body)
 }
 
@@ -172,8 +175,11 @@ func (h *handler) render(c *fiber.Ctx) error {
 	if err != nil {
 		return h.fail(c, err)
 	}
-	ctx, cancel := h.eng.WithTimeout(c.UserContext())
-	defer cancel()
+	ctx, done, err := h.eng.Begin(c.UserContext())
+	if err != nil {
+		return h.fail(c, err)
+	}
+	defer done()
 	mdp := out.defaultMaxDataPoints()
 	if s := param(c, "maxDataPoints"); s != "" {
 		n, err := strconv.ParseFloat(s, 64)

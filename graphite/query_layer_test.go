@@ -37,17 +37,11 @@ func (l *lockedBuffer) String() string {
 // bounds every endpoint that reads data (503 timeout, logged with the endpoint), and its
 // refusals have the JSON API's body. The same requests to a server with the default
 // timeout are the control.
-func TestQueryLayerErrors(t *testing.T) {
-	e := standardEnvSmall(t)
-	var logged lockedBuffer
-	qo := query.DefaultOptions()
-	qo.Timeout = time.Nanosecond
-	eng, err := query.New(slog.New(slog.NewTextHandler(&logged, nil)), e.store, e.agg, qo)
-	if err != nil {
-		t.Fatal(err)
-	}
+// mustServe serves the Graphite API of eng over HTTP on 127.0.0.1 until the test ends.
+func mustServe(t testing.TB, eng *query.Engine, opts Options) *env {
+	t.Helper()
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	if err := Mount(app, eng, e.h.opts); err != nil {
+	if err := Mount(app, eng, opts); err != nil {
 		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -56,7 +50,19 @@ func TestQueryLayerErrors(t *testing.T) {
 	}
 	go app.Listener(ln)
 	t.Cleanup(func() { app.Shutdown() })
-	slow := &env{base: "http://" + ln.Addr().String()}
+	return &env{base: "http://" + ln.Addr().String()}
+}
+
+func TestQueryLayerErrors(t *testing.T) {
+	e := standardEnvSmall(t)
+	var logged lockedBuffer
+	qo := query.DefaultOptions()
+	qo.Timeout = time.Nanosecond
+	eng, err := query.New(slog.New(slog.NewTextHandler(&logged, nil)), nil, e.store, e.agg, qo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := mustServe(t, eng, e.h.opts)
 
 	for _, tc := range []struct {
 		path string

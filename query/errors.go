@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // Reason is the code of a refused or failed query, stable for clients: the "reason" of
@@ -30,16 +31,21 @@ const (
 	UnknownFunction Reason = "unknown_function" // Graphite: function rumd does not have
 	NotSummable     Reason = "not_summable"     // Graphite: percentiles cannot be added
 	TooManyPoints   Reason = "too_many_points"  // the answer would exceed its point bound
+	TooMuchData     Reason = "too_much_data"    // the query would exceed its memory budget
 	Timeout         Reason = "timeout"          // the query ran out of time (503)
 	Canceled        Reason = "canceled"         // the client went away (503)
+	Overloaded      Reason = "overloaded"       // every expensive-read slot stayed busy (503, Retry-After)
+	RateLimited     Reason = "rate_limited"     // this client sent too many reads (429, Retry-After)
 	Internal        Reason = "internal"         // a fault of rumd or its storage (500)
 )
 
 // Status is the HTTP status a query refused or failed for r is answered with.
 func (r Reason) Status() int {
 	switch r {
-	case Timeout, Canceled:
+	case Timeout, Canceled, Overloaded:
 		return http.StatusServiceUnavailable
+	case RateLimited:
+		return http.StatusTooManyRequests
 	case Internal:
 		return http.StatusInternalServerError
 	}
@@ -51,6 +57,8 @@ type Error struct {
 	Reason Reason
 	Msg    string
 	Err    error // the cause, when there is one
+	// RetryAfter, when set, is how long the client should wait before asking again.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Msg }
@@ -66,6 +74,8 @@ func Errorf(r Reason, format string, a ...any) *Error {
 type ErrorBody struct {
 	Error  string `json:"error"`
 	Reason Reason `json:"reason"`
+	// RetryAfter is sent as the Retry-After header when set (overloaded, rate_limited).
+	RetryAfter time.Duration `json:"-"`
 }
 
 // AsError returns err as an Error: itself when it is one, a timeout or cancellation for
@@ -84,16 +94,19 @@ func (e *Engine) AsError(err error) *Error {
 }
 
 // Answer is the one mapping of a query error to its HTTP status and JSON body, for both
-// front-ends. Server-side failures are logged with the endpoint: internal errors as
-// errors, timeouts and cancellations as warnings. The caller's mistakes are not logged.
+// front-ends, and counts it in rumd_query_errors_total{reason}. Server-side failures are
+// logged with the endpoint: internal errors as errors, timeouts and cancellations as
+// warnings. The caller's mistakes and the refusals of a busy server are not logged.
 func (e *Engine) Answer(endpoint string, err error) (int, ErrorBody) {
 	qe := e.AsError(err)
 	status := qe.Reason.Status()
+	e.m.errors.WithLabelValues(string(qe.Reason)).Inc()
 	switch {
 	case qe.Reason == Internal:
 		e.log.Error("query failed", "endpoint", endpoint, "err", err)
+	case qe.Reason == Overloaded:
 	case status >= 500:
 		e.log.Warn("query not answered", "endpoint", endpoint, "reason", string(qe.Reason), "err", err)
 	}
-	return status, ErrorBody{Error: qe.Msg, Reason: qe.Reason}
+	return status, ErrorBody{Error: qe.Msg, Reason: qe.Reason, RetryAfter: qe.RetryAfter}
 }

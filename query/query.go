@@ -13,11 +13,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/DataDog/sketches-go/ddsketch"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"rumd/aggregator"
 	"rumd/internal/series"
@@ -28,8 +30,9 @@ import (
 // Store is what queries need of storage.
 type Store interface {
 	Scan(r storage.Res, view series.Mask, m series.Metric, from, to int64, fn func(start int64, seriesKey, sketch []byte) error) error
+	ScanKeys(r storage.Res, view series.Mask, m series.Metric, from, to int64, fn func(start int64, seriesKey []byte) error) error
 	Rolled() (hourDone, dayDone int64)
-	LabelValues(d series.Dim, from, to int64) ([]string, error)
+	LabelValues(ctx context.Context, d series.Dim, from, to int64) ([]string, error)
 }
 
 // Live is what queries need of the aggregator's in-memory windows.
@@ -52,15 +55,31 @@ type Options struct {
 	Retention [storage.NumRes]time.Duration
 	// Timeout bounds one API request's queries, in both front-ends.
 	Timeout time.Duration
+	// MaxBytes bounds the memory one request's queries may fill with sketches: CellBytes
+	// per group and step merged, GroupBytes per group, and the bytes of every sketch read,
+	// charged as they are read (docs/query.md#what-a-query-may-cost).
+	MaxBytes int64
+	// MaxPoints bounds the points (groups × steps × values) one request may answer,
+	// counted before the sketches are read.
+	MaxPoints int64
+	// MaxConcurrent is how many expensive reads (Begin) run at once; QueueWait how long
+	// one more waits for a slot before it is refused with reason overloaded.
+	MaxConcurrent int
+	QueueWait     time.Duration
 }
 
-// DefaultOptions returns the defaults: the default views, storage's default retention, and
-// a 30 s timeout.
+// DefaultOptions returns the defaults: the default views, storage's default retention, a
+// 30 s timeout, 64 MiB and 2,000,000 points per request, and one expensive read per two
+// cores waiting at most 2 s for its turn.
 func DefaultOptions() Options {
 	return Options{
-		Views:     series.DefaultViews(),
-		Retention: storage.DefaultOptions().Retention,
-		Timeout:   30 * time.Second,
+		Views:         series.DefaultViews(),
+		Retention:     storage.DefaultOptions().Retention,
+		Timeout:       30 * time.Second,
+		MaxBytes:      64 << 20,
+		MaxPoints:     2_000_000,
+		MaxConcurrent: max(1, runtime.NumCPU()/2),
+		QueueWait:     2 * time.Second,
 	}
 }
 
@@ -77,6 +96,19 @@ func (o Options) Validate() error {
 	if o.Timeout <= 0 {
 		return fmt.Errorf("query: timeout must be positive, got %s", o.Timeout)
 	}
+	if o.MaxBytes < 1<<20 {
+		return fmt.Errorf("query: max bytes must be at least 1 MiB, got %d", o.MaxBytes)
+	}
+	if o.MaxPoints < 1000 {
+		return fmt.Errorf("query: max points must be at least 1000, got %d", o.MaxPoints)
+	}
+	if o.MaxConcurrent < 1 || o.MaxConcurrent > 1024 {
+		return fmt.Errorf("query: max concurrent must be 1..1024, got %d", o.MaxConcurrent)
+	}
+	// A queue wait past the timeout is allowed: the deadline then ends the wait first.
+	if o.QueueWait < 0 {
+		return fmt.Errorf("query: queue wait must be ≥ 0, got %s", o.QueueWait)
+	}
 	return nil
 }
 
@@ -86,10 +118,13 @@ type Engine struct {
 	live  Live
 	opts  Options
 	log   *slog.Logger
+	m     *metrics
+	slots chan struct{} // one token per running expensive read (Begin)
 }
 
-// New builds an engine over a store and the live windows; a nil logger discards.
-func New(logger *slog.Logger, store Store, live Live, opts Options) (*Engine, error) {
+// New builds an engine over a store and the live windows; a nil logger discards, a nil
+// registerer registers nothing.
+func New(logger *slog.Logger, reg prometheus.Registerer, store Store, live Live, opts Options) (*Engine, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
@@ -99,7 +134,7 @@ func New(logger *slog.Logger, store Store, live Live, opts Options) (*Engine, er
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{store: store, live: live, opts: opts, log: logger}, nil
+	return &Engine{store: store, live: live, opts: opts, log: logger, m: newMetrics(reg), slots: make(chan struct{}, opts.MaxConcurrent)}, nil
 }
 
 // Views returns the materialised views.
@@ -123,6 +158,9 @@ type Request struct {
 	Match [series.NumDims]func(string) bool
 	// By lists the dimensions to group by.
 	By []series.Dim
+	// Values is how many values the front-end answers per group and step (Graphite's
+	// statistics), for the point budget; 0 counts as 1.
+	Values int
 }
 
 // Equal returns a matcher for one exact value.
@@ -224,26 +262,65 @@ func (e *Engine) Query(ctx context.Context, req Request) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	acc := newAccumulator(view, &req, base, step)
+	acc := newAccumulator(ctx, e.budgetFor(ctx), view, &req, base, step, (to-base+step-1)/step)
 
-	// Memory first: it tells where storage ends.
+	// Memory first: it tells where storage ends. The aggregator's shard locks are held
+	// while this runs, so once the budget or the deadline is spent the rest is skipped.
 	memFrom := e.live.Collect(view.Mask, req.Metric, from, to, func(start int64, l *series.Labels, c *sketch.Counts) {
-		if g := acc.groupOf(l); g != nil {
-			c.AddTo(g.sketchAt(acc.stepOf(start)))
+		if acc.err != nil || acc.tick() != nil {
+			return
+		}
+		g := acc.groupOf(l)
+		if g == nil {
+			return
+		}
+		if acc.err = acc.budget.Bytes(int64(c.MemBytes())); acc.err != nil {
+			return
+		}
+		if s := g.sketchAt(acc, acc.stepOf(start)); s != nil {
+			c.AddTo(s)
 		}
 	})
+	if acc.err != nil {
+		return nil, acc.err
+	}
 	hourDone, dayDone := e.store.Rolled()
-	for _, seg := range plan(from, min(to, memFrom), base, step, min(hourDone, memFrom), min(dayDone, memFrom)) {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	segs := plan(from, min(to, memFrom), base, step, min(hourDone, memFrom), min(dayDone, memFrom))
+	// A grouped query first counts its groups from the keys alone, so that one whose
+	// answer would be too large is refused before a single sketch is decoded.
+	if len(req.By) > 0 {
+		for _, seg := range segs {
+			var l series.Labels
+			err := e.store.ScanKeys(seg.res, view.Mask, req.Metric, seg.from, seg.to, func(start int64, key []byte) error {
+				if err := acc.tick(); err != nil {
+					return err
+				}
+				acc.groupOfKey(key, &l)
+				return acc.err
+			})
+			if err != nil {
+				return nil, err
+			}
 		}
+	}
+	for _, seg := range segs {
 		var l series.Labels
 		err := e.store.Scan(seg.res, view.Mask, req.Metric, seg.from, seg.to, func(start int64, key, val []byte) error {
+			if err := acc.tick(); err != nil {
+				return err
+			}
 			g := acc.groupOfKey(key, &l)
 			if g == nil {
-				return nil
+				return acc.err
 			}
-			return g.merge(acc.stepOf(start), val)
+			if err := acc.budget.Bytes(int64(len(val))); err != nil {
+				return err
+			}
+			s := g.sketchAt(acc, acc.stepOf(start))
+			if s == nil {
+				return acc.err
+			}
+			return sketch.MergeEncoded(s, val)
 		})
 		if err != nil {
 			return nil, err
@@ -298,15 +375,21 @@ func plan(from, to, base, step, hourDone, dayDone int64) []segment {
 	return out
 }
 
-// accumulator merges sketches per group and step.
+// accumulator merges sketches per group and step, charging what it holds to the
+// request's budget before it allocates it.
 type accumulator struct {
+	ctx    context.Context
+	budget *Budget
 	view   series.View
 	req    *Request
 	base   int64
 	step   int64
+	points int64 // points one group answers: steps × values
 	groups map[string]*group
 	byKey  map[string]*group // series key → its group; nil entry = filtered out
 	buf    []byte
+	n      int   // sketches seen, for tick
+	err    error // the first refusal, which ends the query
 }
 
 type group struct {
@@ -314,13 +397,27 @@ type group struct {
 	steps  map[int64]*ddsketch.DDSketch
 }
 
-func newAccumulator(v series.View, req *Request, base, step int64) *accumulator {
-	return &accumulator{view: v, req: req, base: base, step: step, groups: map[string]*group{}, byKey: map[string]*group{}}
+// maxKeyMemo bounds the series keys whose group is remembered: past it a key is parsed
+// again each time it is met, so a flood of series costs time, not memory.
+const maxKeyMemo = 1 << 16
+
+func newAccumulator(ctx context.Context, b *Budget, v series.View, req *Request, base, step, steps int64) *accumulator {
+	return &accumulator{ctx: ctx, budget: b, view: v, req: req, base: base, step: step, points: steps * int64(max(1, req.Values)),
+		groups: map[string]*group{}, byKey: map[string]*group{}}
+}
+
+// tick looks at the deadline every ctxEvery sketches.
+func (a *accumulator) tick() error {
+	if a.n++; a.n%ctxEvery == 0 && a.err == nil {
+		a.err = a.ctx.Err()
+	}
+	return a.err
 }
 
 func (a *accumulator) stepOf(start int64) int64 { return a.base + (start-a.base)/a.step*a.step }
 
-// groupOf returns the group of a series' labels, or nil when the filters reject it.
+// groupOf returns the group of a series' labels, or nil when the filters reject it or
+// the budget cannot take one more group (a.err says which).
 func (a *accumulator) groupOf(l *series.Labels) *group {
 	for _, d := range a.view.Dims {
 		if m := a.req.Match[d]; m != nil && !m(l[d]) {
@@ -331,6 +428,12 @@ func (a *accumulator) groupOf(l *series.Labels) *group {
 	a.buf = series.AppendKey(a.buf[:0], series.View{Dims: a.req.By}, &gl)
 	g := a.groups[string(a.buf)]
 	if g == nil {
+		if a.err = a.budget.Points(a.points); a.err != nil {
+			return nil
+		}
+		if a.err = a.budget.Bytes(GroupBytes + int64(len(a.buf))); a.err != nil {
+			return nil
+		}
 		g = &group{labels: gl, steps: map[int64]*ddsketch.DDSketch{}}
 		a.groups[string(a.buf)] = g
 	}
@@ -346,21 +449,24 @@ func (a *accumulator) groupOfKey(key []byte, l *series.Labels) *group {
 	if err := series.ParseKey(a.view, key, l); err == nil {
 		g = a.groupOf(l)
 	}
-	a.byKey[string(key)] = g
+	if a.err == nil && len(a.byKey) < maxKeyMemo {
+		a.byKey[string(key)] = g
+	}
 	return g
 }
 
-func (g *group) sketchAt(t int64) *ddsketch.DDSketch {
+// sketchAt returns the group's sketch of step t, made (and charged) on first use; nil
+// when the budget cannot take it (a.err says so).
+func (g *group) sketchAt(a *accumulator, t int64) *ddsketch.DDSketch {
 	s := g.steps[t]
 	if s == nil {
+		if a.err = a.budget.Bytes(CellBytes); a.err != nil {
+			return nil
+		}
 		s = sketch.New()
 		g.steps[t] = s
 	}
 	return s
-}
-
-func (g *group) merge(t int64, encoded []byte) error {
-	return sketch.MergeEncoded(g.sketchAt(t), encoded)
 }
 
 func (a *accumulator) result() *Result {
@@ -392,7 +498,7 @@ func (e *Engine) LabelValues(ctx context.Context, d series.Dim, from, to int64) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	stored, err := e.store.LabelValues(d, from, to)
+	stored, err := e.store.LabelValues(ctx, d, from, to)
 	if err != nil {
 		return nil, err
 	}

@@ -47,7 +47,7 @@ func newStack(t testing.TB, start int64) *stack {
 	})
 	qo := DefaultOptions()
 	qo.Views = o.Views
-	eng, err := New(nil, db, agg, qo)
+	eng, err := New(nil, nil, db, agg, qo)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -135,6 +135,9 @@ func (s *Server) runQuery(ctx context.Context, p *apiParams, step int64) (*query
 // (docs/query.md).
 func (s *Server) queryError(c *fiber.Ctx, endpoint string, err error) error {
 	status, body := s.deps.Engine.Answer(endpoint, err)
+	if body.RetryAfter > 0 {
+		c.Set(fiber.HeaderRetryAfter, retryAfter(body.RetryAfter))
+	}
 	return c.Status(status).JSON(body)
 }
 
@@ -180,8 +183,11 @@ type seriesAnswer struct {
 func (s *Server) series(c *fiber.Ctx) error {
 	const endpoint = "series"
 	defer s.timeQuery(endpoint)()
-	ctx, cancel := s.deps.Engine.WithTimeout(c.UserContext())
-	defer cancel()
+	ctx, done, err := s.deps.Engine.Begin(c.UserContext())
+	if err != nil {
+		return s.queryError(c, endpoint, err)
+	}
+	defer done()
 	p, err := s.parseParams(c, true)
 	if err != nil {
 		return s.queryError(c, endpoint, err)
@@ -227,8 +233,11 @@ type summaryAnswer struct {
 func (s *Server) summary(c *fiber.Ctx) error {
 	const endpoint = "summary"
 	defer s.timeQuery(endpoint)()
-	ctx, cancel := s.deps.Engine.WithTimeout(c.UserContext())
-	defer cancel()
+	ctx, done, err := s.deps.Engine.Begin(c.UserContext())
+	if err != nil {
+		return s.queryError(c, endpoint, err)
+	}
+	defer done()
 	p, err := s.parseParams(c, false)
 	if err != nil {
 		return s.queryError(c, endpoint, err)

@@ -109,8 +109,11 @@ func (s *Server) selection(c *fiber.Ctx, p *apiParams, side string) (*apiParams,
 func (s *Server) compare(c *fiber.Ctx) error {
 	const endpoint = "compare"
 	defer s.timeQuery(endpoint)()
-	ctx, cancel := s.deps.Engine.WithTimeout(c.UserContext())
-	defer cancel()
+	ctx, done, err := s.deps.Engine.Begin(c.UserContext())
+	if err != nil {
+		return s.queryError(c, endpoint, err)
+	}
+	defer done()
 	if c.Query("q") == "" {
 		c.Request().URI().QueryArgs().Set("q", DefaultCompareQuantiles)
 	}

@@ -366,3 +366,43 @@ func TestCardinalitySpray(t *testing.T) {
 	}
 	_ = json.Marshal
 }
+
+// TestReadRateLimitAnswers429: the query and Graphite reads of one client address are
+// limited apart from its beacons: past the read burst a read is answered 429
+// rate_limited with a Retry-After and counted, while the same client's beacons and
+// another client's reads still go through.
+func TestReadRateLimitAnswers429(t *testing.T) {
+	ts := startServer(t, func(o *Options, _ *enrich.Options) {
+		o.ReadRateLimit = ratelimit.Options{PerAddr: 1, AddrBurst: 3, PerPrefix: 1000, PrefixBurst: 1000, MaxTracked: 100, IPv4PrefixLen: 24, IPv6PrefixLen: 64}
+	})
+	read := func(xff string) (int, http.Header, []byte) {
+		req, _ := http.NewRequest("GET", ts.url+"/api/v1/summary?metric=ttfb", nil)
+		req.Header.Set("X-Forwarded-For", xff)
+		return do(t, req)
+	}
+	codes := map[int]int{}
+	var hdr http.Header
+	var last []byte
+	for i := 0; i < 6; i++ {
+		code, h, b := read("192.0.2.10")
+		codes[code]++
+		if code == 429 {
+			hdr, last = h, b
+		}
+	}
+	if codes[200] != 3 || codes[429] != 3 {
+		t.Fatalf("statuses %v, want 3 answered then 3 limited", codes)
+	}
+	if hdr.Get("Retry-After") == "" || !strings.Contains(string(last), `"rate_limited"`) {
+		t.Fatalf("429 answer lacks Retry-After or its reason: %v %s", hdr, last)
+	}
+	if got := ts.counter(t, "rumd_query_errors_total", "reason", "rate_limited"); got != 3 {
+		t.Fatalf("rumd_query_errors_total{reason=rate_limited} = %v, want 3", got)
+	}
+	if code, _, _ := ts.post(t, testutil.MustJSON(t, testutil.Beacon(time.Now(), "/", 100, 900)), map[string]string{"X-Forwarded-For": "192.0.2.10"}); code != 204 {
+		t.Fatalf("the limited reader's beacon: %d, want 204", code)
+	}
+	if code, _, b := read("198.51.100.3"); code != 200 {
+		t.Fatalf("another reader: %d %s", code, b)
+	}
+}

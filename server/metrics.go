@@ -43,7 +43,13 @@ func (s *Server) metrics(c *fiber.Ctx) error {
 
 // rumMetrics serves the sketches as native histograms; promhttp negotiates the protobuf
 // format Prometheus asks for when native histograms are enabled.
+// It takes one of the expensive-read slots: a scrape of many series is a read like any other.
 func (s *Server) rumMetrics(c *fiber.Ctx) error {
+	_, done, err := s.deps.Engine.Begin(c.UserContext())
+	if err != nil {
+		return s.queryError(c, "rum_metrics", err)
+	}
+	defer done()
 	h := promhttp.HandlerFor(s.deps.RUMGatherer, promhttp.HandlerOpts{})
 	return adaptor.HTTPHandler(h)(c)
 }

@@ -44,6 +44,9 @@ type Options struct {
 	RetryAfter time.Duration
 	// RateLimit bounds what one client address and one network prefix may post.
 	RateLimit ratelimit.Options
+	// ReadRateLimit bounds the expensive reads (query API, Graphite render and find, the
+	// native-histogram exposition) one client address and one prefix may ask for.
+	ReadRateLimit ratelimit.Options
 	// Token, when set, is required as "Authorization: Bearer <token>" on everything but
 	// ingest, the snippet, the test pages, the health endpoints and (unless MetricsToken)
 	// /metrics.
@@ -75,6 +78,7 @@ func DefaultOptions() Options {
 		IdleTimeout:   60 * time.Second,
 		RetryAfter:    5 * time.Second,
 		RateLimit:     ratelimit.DefaultOptions(),
+		ReadRateLimit: ratelimit.Options{PerAddr: 50, AddrBurst: 1000, PerPrefix: 200, PrefixBurst: 2000, MaxTracked: 10000, IPv4PrefixLen: 24, IPv6PrefixLen: 64},
 
 		RUMMetricsPath: "/metrics/rum",
 	}
@@ -118,6 +122,9 @@ func (o Options) Validate() error {
 	if o.ScrapeToken != "" && (o.Token == "" || o.ScrapeToken == o.Token || len(o.ScrapeToken) < 16 || strings.ContainsAny(o.ScrapeToken, " \t\r\n")) {
 		return errors.New("scrape token needs a token, must differ from it, and must be at least 16 characters with no white space")
 	}
+	if err := o.ReadRateLimit.Validate(); err != nil {
+		return fmt.Errorf("read %w", err)
+	}
 	return o.RateLimit.Validate()
 }
 
@@ -160,7 +167,9 @@ type Server struct {
 	m    *metrics
 	cors corsPolicy
 	lim  *ratelimit.Limiter
-	hint proxyHint
+	// readLim is the readers' limiter, apart from the beacons' so neither starves the other.
+	readLim *ratelimit.Limiter
+	hint    proxyHint
 	// testClock is set when Deps.Now was given: beacons are then received at its time.
 	testClock bool
 }
@@ -184,7 +193,11 @@ func New(logger *slog.Logger, reg prometheus.Registerer, deps Deps, opts Options
 	if err != nil {
 		return nil, fmt.Errorf("server options: %w", err)
 	}
-	s := &Server{log: logger, opts: opts, deps: deps, m: newMetrics(reg), cors: newCORSPolicy(opts.CORSOrigins), lim: lim, testClock: testClock}
+	readLim, err := ratelimit.New(opts.ReadRateLimit)
+	if err != nil {
+		return nil, fmt.Errorf("server options: read %w", err)
+	}
+	s := &Server{log: logger, opts: opts, deps: deps, m: newMetrics(reg), cors: newCORSPolicy(opts.CORSOrigins), lim: lim, readLim: readLim, testClock: testClock}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "rumd",
 		BodyLimit:             opts.BodyLimit,
@@ -211,6 +224,7 @@ func New(logger *slog.Logger, reg prometheus.Registerer, deps Deps, opts Options
 		Level: compress.LevelBestSpeed,
 		Next:  func(c *fiber.Ctx) bool { return c.Method() != fiber.MethodGet || c.Path() == "/rumd.js" },
 	}))
+	s.app.Use(s.limitReads)
 	s.app.Use(s.authorize)
 	s.app.Get("/api/v1/series", s.series)
 	s.app.Get("/api/v1/summary", s.summary)

@@ -89,7 +89,7 @@ func startServerLogged(t testing.TB, log *slog.Logger, mod func(*Options, *enric
 	if qmod != nil {
 		qmod(&qo)
 	}
-	eng, err := query.New(nil, db, agg, qo)
+	eng, err := query.New(nil, reg, db, agg, qo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,6 +127,12 @@ func (ts *testServer) post(t *testing.T, body []byte, hdr map[string]string) (in
 			req.Header.Set(k, v)
 		}
 	}
+	return do(t, req)
+}
+
+// do sends req and reads the whole answer.
+func do(t *testing.T, req *http.Request) (int, http.Header, []byte) {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -170,7 +170,7 @@ func TestReadsFormat1Fixture(t *testing.T) {
 	}
 	for _, name := range series.DimNames() {
 		d, _ := series.ParseDim(name)
-		vals, err := db.LabelValues(d, from, to)
+		vals, err := db.LabelValues(context.Background(), d, from, to)
 		if err != nil {
 			t.Fatal(err)
 		}

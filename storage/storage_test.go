@@ -98,7 +98,7 @@ func TestWriteScanRollupAndReopen(t *testing.T) {
 			t.Fatalf("/b count %v, want 720", got)
 		}
 	}
-	vals, err := db.LabelValues(series.Page, base, base+3600)
+	vals, err := db.LabelValues(context.Background(), series.Page, base, base+3600)
 	if err != nil || fmt.Sprint(vals) != "[/a /b]" {
 		t.Fatalf("label values %v %v", vals, err)
 	}

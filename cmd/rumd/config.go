@@ -23,6 +23,7 @@ import (
 	"rumd/internal/series"
 	"rumd/query"
 	"rumd/server"
+	"rumd/server/ratelimit"
 	"rumd/storage"
 )
 
@@ -53,13 +54,10 @@ type Config struct {
 		VariantParam string `yaml:"variant_param"`
 	} `yaml:"boomerang"`
 
-	RateLimit struct {
-		PerAddr     float64 `yaml:"per_address"`
-		AddrBurst   int     `yaml:"address_burst"`
-		PerPrefix   float64 `yaml:"per_prefix"`
-		PrefixBurst int     `yaml:"prefix_burst"`
-		Tracked     int     `yaml:"tracked"`
-	} `yaml:"rate_limit"`
+	RateLimit rateLimitConfig `yaml:"rate_limit"`
+	// ReadRateLimit bounds the expensive reads (query API, Graphite, /metrics/rum).
+	ReadRateLimit rateLimitConfig `yaml:"read_rate_limit"`
+
 	PprofListen  string `yaml:"pprof_listen"`
 	Token        string `yaml:"token"`
 	MetricsToken bool   `yaml:"metrics_token"`
@@ -85,6 +83,18 @@ type Config struct {
 	Experiments []beaconjs.Experiment `yaml:"experiments"`
 }
 
+type rateLimitConfig struct {
+	PerAddr     float64 `yaml:"per_address"`
+	AddrBurst   int     `yaml:"address_burst"`
+	PerPrefix   float64 `yaml:"per_prefix"`
+	PrefixBurst int     `yaml:"prefix_burst"`
+	Tracked     int     `yaml:"tracked"`
+}
+
+func newRateLimitConfig(o ratelimit.Options) rateLimitConfig {
+	return rateLimitConfig{o.PerAddr, o.AddrBurst, o.PerPrefix, o.PrefixBurst, o.MaxTracked}
+}
+
 type validationConfig struct {
 	ClockJumpTolerance time.Duration `yaml:"clock_jump_tolerance"`
 	ClockJumpPerMille  float64       `yaml:"clock_jump_per_mille"`
@@ -100,7 +110,11 @@ type retentionConfig struct {
 }
 
 type queryConfig struct {
-	Timeout time.Duration `yaml:"timeout"`
+	Timeout       time.Duration `yaml:"timeout"`
+	MaxBytes      int64         `yaml:"max_bytes"`
+	MaxPoints     int64         `yaml:"max_points"`
+	MaxConcurrent int           `yaml:"max_concurrent"`
+	QueueWait     time.Duration `yaml:"queue_wait"`
 }
 
 type snippetConfig struct {
@@ -124,8 +138,7 @@ func defaultConfig() Config {
 	c.Ingest.CORSOrigins = so.CORSOrigins
 	c.Ingest.BodyLimit = so.BodyLimit
 	c.Ingest.ReadTimeout, c.Ingest.WriteTimeout, c.Ingest.IdleTimeout = so.ReadTimeout, so.WriteTimeout, so.IdleTimeout
-	rl := so.RateLimit
-	c.RateLimit.PerAddr, c.RateLimit.AddrBurst, c.RateLimit.PerPrefix, c.RateLimit.PrefixBurst, c.RateLimit.Tracked = rl.PerAddr, rl.AddrBurst, rl.PerPrefix, rl.PrefixBurst, rl.MaxTracked
+	c.RateLimit, c.ReadRateLimit = newRateLimitConfig(so.RateLimit), newRateLimitConfig(so.ReadRateLimit)
 	ao := aggregator.DefaultOptions()
 	c.Ingest.QueueSize = ao.QueueSize
 	eo := enrich.DefaultOptions()
@@ -144,7 +157,8 @@ func defaultConfig() Config {
 	bj := beaconjs.DefaultOptions()
 	c.Snippet.SampleRate = bj.SampleRate
 	c.TestPage.EmbedMaxSample = bj.EmbedMaxSample
-	c.Query.Timeout = query.DefaultOptions().Timeout
+	qo := query.DefaultOptions()
+	c.Query.Timeout, c.Query.MaxBytes, c.Query.MaxPoints, c.Query.QueueWait = qo.Timeout, qo.MaxBytes, qo.MaxPoints, qo.QueueWait
 	c.ShutdownAfter = 30 * time.Second
 	c.Storage, c.Prometheus = "badger", defaultPrometheusConfig()
 	c.Disk = defaultDiskConfig()
@@ -254,11 +268,8 @@ func serveFlags(cfg *Config, configPath *string) *flag.FlagSet {
 	fs.DurationVar(&cfg.Ingest.IdleTimeout, "idle-timeout", cfg.Ingest.IdleTimeout, "keep-alive idle time")
 	fs.IntVar(&cfg.Ingest.QueueSize, "queue-size", cfg.Ingest.QueueSize, "beacons waiting for the aggregator before ingest sheds with 503")
 	fs.IntVar(&cfg.Ingest.Shards, "shards", cfg.Ingest.Shards, "aggregator workers (0: one per CPU)")
-	fs.Float64Var(&cfg.RateLimit.PerAddr, "rate-limit", cfg.RateLimit.PerAddr, "ingest requests per second per client address (0 = off)")
-	fs.IntVar(&cfg.RateLimit.AddrBurst, "rate-limit-burst", cfg.RateLimit.AddrBurst, "burst per client address")
-	fs.Float64Var(&cfg.RateLimit.PerPrefix, "rate-limit-prefix", cfg.RateLimit.PerPrefix, "ingest requests per second per /24 (IPv4) or /64 (IPv6) (0 = off)")
-	fs.IntVar(&cfg.RateLimit.PrefixBurst, "rate-limit-prefix-burst", cfg.RateLimit.PrefixBurst, "burst per prefix")
-	fs.IntVar(&cfg.RateLimit.Tracked, "rate-limit-tracked", cfg.RateLimit.Tracked, "client addresses (and prefixes) remembered by the rate limiter")
+	rateLimitFlags(fs, "", "ingest", &cfg.RateLimit)
+	rateLimitFlags(fs, "read-", "query API, Graphite and /metrics/rum", &cfg.ReadRateLimit)
 	fs.StringVar(&cfg.PprofListen, "pprof-listen", cfg.PprofListen, "serve Go's /debug/pprof profiles on this address (e.g. 127.0.0.1:6060); empty: off")
 	fs.StringVar(&cfg.Token, "token", cfg.Token, "bearer token required by the query, Graphite, dashboard and admin endpoints (empty: open)")
 	fs.BoolVar(&cfg.MetricsToken, "metrics-token", cfg.MetricsToken, "require the token on /metrics too")
@@ -280,10 +291,23 @@ func serveFlags(cfg *Config, configPath *string) *flag.FlagSet {
 	fs.Float64Var(&cfg.Snippet.SampleRate, "sample-rate", cfg.Snippet.SampleRate, "percent of page views /rumd.js reports by default")
 	fs.Float64Var(&cfg.TestPage.EmbedMaxSample, "embed-max-sample", cfg.TestPage.EmbedMaxSample, "ceiling, in percent, of /test/embed?sample=")
 	fs.DurationVar(&cfg.Query.Timeout, "query-timeout", cfg.Query.Timeout, "time one query API or Graphite request may take before it is answered 503")
+	fs.Int64Var(&cfg.Query.MaxBytes, "query-max-bytes", cfg.Query.MaxBytes, "memory of sketches one read request may fill before it is refused too_much_data")
+	fs.Int64Var(&cfg.Query.MaxPoints, "query-max-points", cfg.Query.MaxPoints, "points one read request may answer before it is refused too_many_points")
+	fs.IntVar(&cfg.Query.MaxConcurrent, "query-max-concurrent", cfg.Query.MaxConcurrent, "expensive reads (render, find, series, summary, compare, /metrics/rum) run at once (0: one per two CPUs)")
+	fs.DurationVar(&cfg.Query.QueueWait, "query-queue-wait", cfg.Query.QueueWait, "time an expensive read waits for a slot before it is answered 503 overloaded")
 	fs.DurationVar(&cfg.ShutdownAfter, "shutdown-timeout", cfg.ShutdownAfter, "time allowed to drain and flush on SIGTERM")
 	prometheusFlags(fs, cfg)
 	diskFlags(fs, cfg)
 	return fs
+}
+
+// rateLimitFlags binds one rate limit's options to flags named after its YAML keys.
+func rateLimitFlags(fs *flag.FlagSet, prefix, what string, rl *rateLimitConfig) {
+	fs.Float64Var(&rl.PerAddr, prefix+"rate-limit", rl.PerAddr, what+" requests per second per client address (0 = off)")
+	fs.IntVar(&rl.AddrBurst, prefix+"rate-limit-burst", rl.AddrBurst, "burst per client address")
+	fs.Float64Var(&rl.PerPrefix, prefix+"rate-limit-prefix", rl.PerPrefix, what+" requests per second per /24 (IPv4) or /64 (IPv6) (0 = off)")
+	fs.IntVar(&rl.PrefixBurst, prefix+"rate-limit-prefix-burst", rl.PrefixBurst, "burst per prefix")
+	fs.IntVar(&rl.Tracked, prefix+"rate-limit-tracked", rl.Tracked, "client addresses (and prefixes) remembered by the rate limiter")
 }
 
 // loadConfig reads defaults, then the config file, then flags, and validates the result.
@@ -458,14 +482,6 @@ var bindings = append([]binding{
 		}
 		return nil
 	}},
-	{"rate_limit.per_address", func(c *Config, o *options) error { o.server.RateLimit.PerAddr = c.RateLimit.PerAddr; return nil }},
-	{"rate_limit.address_burst", func(c *Config, o *options) error { o.server.RateLimit.AddrBurst = c.RateLimit.AddrBurst; return nil }},
-	{"rate_limit.per_prefix", func(c *Config, o *options) error { o.server.RateLimit.PerPrefix = c.RateLimit.PerPrefix; return nil }},
-	{"rate_limit.prefix_burst", func(c *Config, o *options) error {
-		o.server.RateLimit.PrefixBurst = c.RateLimit.PrefixBurst
-		return nil
-	}},
-	{"rate_limit.tracked", func(c *Config, o *options) error { o.server.RateLimit.MaxTracked = c.RateLimit.Tracked; return nil }},
 	{"token", func(c *Config, o *options) error { o.server.Token = c.Token; return nil }},
 	{"metrics_token", func(c *Config, o *options) error { o.server.MetricsToken = c.MetricsToken; return nil }},
 	{"scrape_token", func(c *Config, o *options) error { o.server.ScrapeToken = c.ScrapeToken; return nil }},
@@ -518,7 +534,30 @@ var bindings = append([]binding{
 	}},
 	{"experiments", func(c *Config, o *options) error { o.snippet.Experiments = c.Experiments; return nil }},
 	{"query.timeout", func(c *Config, o *options) error { o.query.Timeout = c.Query.Timeout; return nil }},
-}, slices.Concat(prometheusBindings, diskBindings)...)
+	{"query.max_bytes", func(c *Config, o *options) error { o.query.MaxBytes = c.Query.MaxBytes; return nil }},
+	{"query.max_points", func(c *Config, o *options) error { o.query.MaxPoints = c.Query.MaxPoints; return nil }},
+	{"query.max_concurrent", func(c *Config, o *options) error {
+		// 0 keeps the engine's default, one per two CPUs.
+		if c.Query.MaxConcurrent != 0 {
+			o.query.MaxConcurrent = c.Query.MaxConcurrent
+		}
+		return nil
+	}},
+	{"query.queue_wait", func(c *Config, o *options) error { o.query.QueueWait = c.Query.QueueWait; return nil }},
+}, slices.Concat(prometheusBindings, diskBindings,
+	rateLimitBindings("rate_limit", func(c *Config) *rateLimitConfig { return &c.RateLimit }, func(o *options) *ratelimit.Options { return &o.server.RateLimit }),
+	rateLimitBindings("read_rate_limit", func(c *Config) *rateLimitConfig { return &c.ReadRateLimit }, func(o *options) *ratelimit.Options { return &o.server.ReadRateLimit }))...)
+
+// rateLimitBindings hands one rate limit's five options to the limiter options they set.
+func rateLimitBindings(key string, from func(*Config) *rateLimitConfig, to func(*options) *ratelimit.Options) []binding {
+	return []binding{
+		{key + ".per_address", func(c *Config, o *options) error { to(o).PerAddr = from(c).PerAddr; return nil }},
+		{key + ".address_burst", func(c *Config, o *options) error { to(o).AddrBurst = from(c).AddrBurst; return nil }},
+		{key + ".per_prefix", func(c *Config, o *options) error { to(o).PerPrefix = from(c).PerPrefix; return nil }},
+		{key + ".prefix_burst", func(c *Config, o *options) error { to(o).PrefixBurst = from(c).PrefixBurst; return nil }},
+		{key + ".tracked", func(c *Config, o *options) error { to(o).MaxTracked = from(c).Tracked; return nil }},
+	}
+}
 
 func setRetention(o *options, r storage.Res, d time.Duration) error {
 	o.storage.Retention[r], o.query.Retention[r] = d, d

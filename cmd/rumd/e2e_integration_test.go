@@ -35,7 +35,7 @@ type rumd struct {
 // of beacons from a few addresses) unless args set one.
 func startRumd(t *testing.T, args ...string) *rumd {
 	t.Helper()
-	p := testutil.StartRumd(t, binary, append([]string{"--rate-limit", "0", "--rate-limit-prefix", "0"}, args...)...)
+	p := testutil.StartRumd(t, binary, append([]string{"--rate-limit", "0", "--rate-limit-prefix", "0", "--read-rate-limit", "0", "--read-rate-limit-prefix", "0"}, args...)...)
 	return &rumd{Rumd: p, t: t, url: p.URL}
 }
 

@@ -94,7 +94,7 @@ func serve(ctx context.Context, logger *slog.Logger, cfg *Config, ready chan<- s
 		store.Close(context.Background())
 		return err
 	}
-	eng, err := query.New(logger.With("component", "query"), store, agg, o.query)
+	eng, err := query.New(logger.With("component", "query"), reg, store, agg, o.query)
 	if err != nil {
 		enr.Close()
 		agg.Close(context.Background())

@@ -43,11 +43,18 @@ func (*noStorage) Scan(storage.Res, series.Mask, series.Metric, int64, int64, fu
 	return nil
 }
 
+// ScanKeys finds nothing.
+func (*noStorage) ScanKeys(storage.Res, series.Mask, series.Metric, int64, int64, func(int64, []byte) error) error {
+	return nil
+}
+
 // Rolled reports no rollups.
 func (*noStorage) Rolled() (hourDone, dayDone int64) { return 0, 0 }
 
 // LabelValues knows no stored values.
-func (*noStorage) LabelValues(series.Dim, int64, int64) ([]string, error) { return nil, nil }
+func (*noStorage) LabelValues(context.Context, series.Dim, int64, int64) ([]string, error) {
+	return nil, nil
+}
 
 // Close has nothing to close.
 func (*noStorage) Close(context.Context) error { return nil }

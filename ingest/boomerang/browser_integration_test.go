@@ -77,7 +77,7 @@ func mustRig(t *testing.T) *rig {
 	}
 	qo := query.DefaultOptions()
 	qo.Views = ao.Views
-	eng, err := query.New(nil, db, agg, qo)
+	eng, err := query.New(nil, nil, db, agg, qo)
 	if err != nil {
 		t.Fatal(err)
 	}
