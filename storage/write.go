@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"iter"
 	"time"
 
 	"github.com/DataDog/sketches-go/ddsketch"
@@ -23,6 +24,11 @@ type Entry struct {
 type Window struct {
 	Start   int64 // unix seconds, a multiple of 60
 	Entries []Entry
+	// Stream, when set, yields more entries after Entries, one at a time: the aggregator
+	// merges and converts each series only when it is written, so a window is never held
+	// twice. A yielded Entry (its Series and Sketch) is valid only until the next one; a
+	// Stream may be walked again when a failed write is retried.
+	Stream iter.Seq[*Entry]
 	// Values lists, per dimension, the label values seen in the window (for the index).
 	Values [series.NumDims][]string
 }
@@ -30,6 +36,14 @@ type Window struct {
 // WriteWindow stores a closed window, then merges any hour and day it completes into their
 // rollups and applies retention. Windows must be written in increasing Start order; a
 // window at or before one already written is refused, so a minute is never counted twice.
+//
+// A large window goes to Badger in several transactions (a write batch commits one each
+// time it fills), in order, with the flushed marker last: once the marker is on disk the
+// whole window is. A write that fails part way leaves the marker where it was, and the
+// window is written again whole; every key holds the window's complete sketch of its
+// series, never an increment, so writing some keys twice stores the same values and counts
+// nothing twice. A crash part way leaves some series of a window that was never marked
+// (kill -9 loses at most that window's other series, as it loses the open window).
 func (db *DB) WriteWindow(w *Window) error {
 	if w.Start%60 != 0 {
 		return fmt.Errorf("window start %d is not on a minute", w.Start)
@@ -43,14 +57,15 @@ func (db *DB) WriteWindow(w *Window) error {
 	wb := db.bdb.NewWriteBatch()
 	defer wb.Cancel()
 	var key, val []byte
-	for i := range w.Entries {
-		e := &w.Entries[i]
+	written := 0
+	for e := range w.entries() {
 		k := keyOf(Minute, e.View, e.Metric, w.Start, e.Series)
 		key = k.append(key[:0])
 		val = sketch.AppendEncoded(val[:0], e.Sketch)
 		if err := wb.Set(append([]byte(nil), key...), append([]byte(nil), val...)); err != nil {
 			return fmt.Errorf("write window %s: %w", unix(w.Start), err)
 		}
+		written++
 	}
 	if err := db.indexValues(wb, w.Start, &w.Values); err != nil {
 		return err
@@ -73,7 +88,7 @@ func (db *DB) WriteWindow(w *Window) error {
 		return fmt.Errorf("write window %s: %w", unix(w.Start), err)
 	}
 	db.flushed.Store(end)
-	db.m.written.Add(float64(len(w.Entries)))
+	db.m.written.Add(float64(written))
 	db.m.flushDuration.Observe(time.Since(t0).Seconds())
 	// The window is safe on disk; a failed rollup or retention pass is logged and simply
 	// runs again after the next window, since its watermark did not move.
@@ -86,6 +101,20 @@ func (db *DB) WriteWindow(w *Window) error {
 		db.log.Error("retention failed; retried after the next window", "err", err)
 	}
 	return nil
+}
+
+// entries yields Entries, then what Stream yields.
+func (w *Window) entries() iter.Seq[*Entry] {
+	return func(yield func(*Entry) bool) {
+		for i := range w.Entries {
+			if !yield(&w.Entries[i]) {
+				return
+			}
+		}
+		if w.Stream != nil {
+			w.Stream(yield)
+		}
+	}
 }
 
 // indexValues records the label values of a window under its day, once per day and value.
