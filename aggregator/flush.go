@@ -54,6 +54,9 @@ func (a *Aggregator) flush(closeBefore int64) error {
 			return err
 		}
 		a.viewMu.Lock()
+		// Cleared, not just sliced off: the array behind pending would keep the written
+		// window in memory until the next one closes.
+		clear(a.pending[:len(pieces)])
 		a.pending = a.pending[len(pieces):]
 		a.viewMu.Unlock()
 		a.cardMu.Lock()

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"testing"
+	"weak"
 
 	"rumd/internal/series"
 	"rumd/storage"
@@ -125,5 +126,32 @@ func TestFlushDoesNotMultiplyLiveMemory(t *testing.T) {
 	}
 	if hs.Flushed() != base+60 {
 		t.Fatalf("window not written: flushed until %d", hs.Flushed())
+	}
+}
+
+// TestFlushReleasesTheWindow: once a window is written, nothing in the aggregator keeps its
+// shard pieces, so their memory is free before the next window closes (under a sustained
+// spray, a written window kept until then doubles what memory holds).
+func TestFlushReleasesTheWindow(t *testing.T) {
+	base := int64(1763683200)
+	a := mustOpen(t, mustStore(t), newClock(base), func(o *Options) { o.Shards = 2 })
+	defer a.Close(context.Background())
+	fillWindow(a, base, 100, 1)
+	var pieces []weak.Pointer[window]
+	for _, sh := range a.shards {
+		sh.mu.Lock()
+		for _, w := range sh.windows {
+			pieces = append(pieces, weak.Make(w))
+		}
+		sh.mu.Unlock()
+	}
+	if err := a.flush(base + 60); err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	for i, p := range pieces {
+		if p.Value() != nil {
+			t.Fatalf("piece %d of %d of the written window is still reachable", i+1, len(pieces))
+		}
 	}
 }

@@ -134,6 +134,9 @@ func (r *Rumd) Stop(sig syscall.Signal) error {
 	}
 }
 
+// PID is the process id, e.g. to read its /proc/PID/status.
+func (r *Rumd) PID() int { return r.cmd.Process.Pid }
+
 // Logs is everything the process wrote so far.
 func (r *Rumd) Logs() string { return r.logs.String() }
 
