@@ -218,37 +218,25 @@ func (l *pageRuleList) Set(v string) error {
 	return nil
 }
 
-// capsFlag is --caps page=2000,variant=50.
-type capsFlag struct{ p *map[string]int }
-
-func (c capsFlag) String() string { return "" }
-
-func (c capsFlag) Set(v string) error {
-	for _, part := range strings.Split(v, ",") {
-		k, val, ok := strings.Cut(strings.TrimSpace(part), "=")
-		var n int
-		if _, err := fmt.Sscan(val, &n); !ok || err != nil {
-			return fmt.Errorf("%q is not dim=number", part)
-		}
-		(*c.p)[k] = n
-	}
-	return nil
+// intMapFlag is a flag of key=number pairs: --caps page=2000,variant=50 (sep ","), or
+// --series-caps 'page,country=50000;total=1' (sep ";", since a view holds commas).
+type intMapFlag struct {
+	p    *map[string]int
+	sep  string
+	what string // a key, in errors: "dim" or "view"
 }
 
-// seriesCapsFlag is --series-caps 'page,country=50000;total=1': views as in --views.
-type seriesCapsFlag struct{ p *map[string]int }
+func (c intMapFlag) String() string { return "" }
 
-func (c seriesCapsFlag) String() string { return "" }
-
-func (c seriesCapsFlag) Set(v string) error {
+func (c intMapFlag) Set(v string) error {
 	if *c.p == nil {
 		*c.p = map[string]int{}
 	}
-	for _, part := range strings.Split(v, ";") {
+	for _, part := range strings.Split(v, c.sep) {
 		k, val, ok := strings.Cut(strings.TrimSpace(part), "=")
 		var n int
 		if _, err := fmt.Sscan(val, &n); !ok || err != nil {
-			return fmt.Errorf("%q is not view=number", part)
+			return fmt.Errorf("%q is not %s=number", part, c.what)
 		}
 		(*c.p)[k] = n
 	}
@@ -286,9 +274,9 @@ func serveFlags(cfg *Config, configPath *string) *flag.FlagSet {
 	fs.StringVar(&cfg.CountryHeader, "country-header", cfg.CountryHeader, "CDN country header, e.g. CF-IPCountry (trusted proxies only)")
 	fs.Var(&pageRuleList{p: &cfg.PageRules}, "page-rule", "page group rule, repeatable: a route template like /questions/:id, or NAME=re:REGEX")
 	fs.Var(viewList{&cfg.Views}, "views", "materialised views: ';'-separated lists of ','-separated dimensions (total for [])")
-	fs.Var(capsFlag{&cfg.Caps}, "caps", "per-window cardinality caps, e.g. page=2000,variant=50")
+	fs.Var(intMapFlag{&cfg.Caps, ",", "dim"}, "caps", "per-window cardinality caps, e.g. page=2000,variant=50")
 	fs.IntVar(&cfg.SeriesCap, "series-cap", cfg.SeriesCap, "series (combinations of its dimensions' values) each view may hold per window; new ones past it are counted in the view's __other__ series")
-	fs.Var(seriesCapsFlag{&cfg.SeriesCaps}, "series-caps", "series caps of some views, e.g. 'page,country=50000;total=1'")
+	fs.Var(intMapFlag{&cfg.SeriesCaps, ";", "view"}, "series-caps", "series caps of some views, e.g. 'page,country=50000;total=1'")
 	fs.DurationVar(&cfg.Validation.ClockJumpTolerance, "clock-jump-tolerance", cfg.Validation.ClockJumpTolerance, "allowed Date.now() vs timeOrigin+performance.now() gap")
 	fs.Float64Var(&cfg.Validation.ClockJumpPerMille, "clock-jump-per-mille", cfg.Validation.ClockJumpPerMille, "extra clock-jump tolerance in thousandths of performance.now()")
 	fs.DurationVar(&cfg.Validation.MaxSkew, "max-skew", cfg.Validation.MaxSkew, "largest client clock offset accepted")

@@ -137,4 +137,3 @@ func TestCardinalitySprayKeepsMemoryBounded(t *testing.T) {
 	}
 	r.stop(syscall.SIGTERM)
 }
-
