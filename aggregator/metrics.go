@@ -3,15 +3,15 @@ package aggregator
 import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
-	shed       prometheus.Counter
-	rebucketed prometheus.Counter
-	overflow   *prometheus.CounterVec
-	// capped is, by view index, the records a fed view counted in its overflow series.
-	capped        []prometheus.Counter
+	shed          prometheus.Counter
+	rebucketed    prometheus.Counter
+	overflow      *prometheus.CounterVec
 	liveSketches  prometheus.Gauge
 	flushed       prometheus.Counter
 	flushErrors   prometheus.Counter
 	flushDuration prometheus.Histogram
+	// capped is, by view index, the records a fed view counted in its overflow series.
+	capped []prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, a *Aggregator) *metrics {
