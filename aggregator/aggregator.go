@@ -54,6 +54,12 @@ type Options struct {
 	// Caps bounds the distinct values of each dimension per window; further values become
 	// series.Other. Zero means the default.
 	Caps [series.NumDims]int
+	// SeriesCap bounds the series of each view per window: the combinations of its
+	// dimensions' values, which per-dimension caps alone let grow to their product. A record
+	// bringing a new combination past it is counted in the view's overflow series, whose
+	// every dimension is series.Other. SeriesCaps overrides it for some views.
+	SeriesCap  int
+	SeriesCaps map[series.Mask]int
 	// Now is the clock; tests set it. Default time.Now.
 	Now func() time.Time
 	// Tick is how often windows are checked for closing.
@@ -77,6 +83,7 @@ func DefaultOptions() Options {
 		QueueSize: 16384,
 		Grace:     2 * time.Second,
 		Caps:      DefaultCaps(),
+		SeriesCap: DefaultSeriesCap,
 		Now:       time.Now,
 		Tick:      250 * time.Millisecond,
 		Totals:    DefaultTotalsOptions(),
@@ -101,6 +108,22 @@ func DefaultCaps() [series.NumDims]int {
 }
 
 const defaultCap = 100
+
+// DefaultSeriesCap is the default series cap of a view per window. Views of one or two small
+// dimensions never reach it (their caps allow fewer combinations); it bounds [page,
+// country], whose caps allow 602,301, to what a busy site shows in a minute.
+const DefaultSeriesCap = 20000
+
+// maxSeriesCap keeps a configured series cap to what one window can hold in memory.
+const maxSeriesCap = 10_000_000
+
+// seriesCap is the series cap of view v.
+func (o Options) seriesCap(v series.View) int {
+	if n, ok := o.SeriesCaps[v.Mask]; ok {
+		return n
+	}
+	return o.SeriesCap
+}
 
 // Validate checks the options.
 func (o Options) Validate() error {
@@ -128,6 +151,17 @@ func (o Options) Validate() error {
 			return fmt.Errorf("cardinality cap of %s must be positive, got %d", series.Dim(d), c)
 		}
 	}
+	if o.SeriesCap < 1 || o.SeriesCap > maxSeriesCap {
+		return fmt.Errorf("series cap must be 1..%d, got %d", maxSeriesCap, o.SeriesCap)
+	}
+	for m, n := range o.SeriesCaps {
+		if !seen[m] {
+			return fmt.Errorf("series cap given for view %s, which is not a configured view", series.View{Mask: m, Dims: m.Dims()})
+		}
+		if n < 1 || n > maxSeriesCap {
+			return fmt.Errorf("series cap of view %s must be 1..%d, got %d", series.View{Mask: m, Dims: m.Dims()}, maxSeriesCap, n)
+		}
+	}
 	if o.Tick <= 0 {
 		return errors.New("tick must be positive")
 	}
@@ -152,6 +186,9 @@ type Aggregator struct {
 	parent   []int
 	fedPage  []int
 	fedProbe []int
+	// overflow is, by view index, the series a new combination past the view's series cap
+	// is counted in: every dimension series.Other.
+	overflow []overflowSeries
 
 	inMu   sync.RWMutex // guards closed against sends on a closed queue
 	closed bool
@@ -206,6 +243,11 @@ type window struct {
 	bytes   int64 // estimated memory of the piece, set when it is detached
 }
 
+type overflowSeries struct {
+	key    string
+	labels series.Labels
+}
+
 type entry struct {
 	labels series.Labels
 	sk     []sketch.Counts // by metric offset (page or probe metrics)
@@ -231,7 +273,7 @@ func Open(logger *slog.Logger, reg prometheus.Registerer, store Store, opts Opti
 		cards: map[int64]*cardinality{},
 		stop:  make(chan struct{}),
 	}
-	a.parent = plan(opts.Views, opts.Caps)
+	a.parent = plan(opts)
 	for vi, v := range opts.Views {
 		switch {
 		case a.parent[vi] >= 0:
@@ -240,6 +282,13 @@ func Open(logger *slog.Logger, reg prometheus.Registerer, store Store, opts Opti
 		default:
 			a.fedPage = append(a.fedPage, vi)
 		}
+	}
+	for _, v := range opts.Views {
+		var l series.Labels
+		for _, d := range v.Dims {
+			l[d] = series.Other
+		}
+		a.overflow = append(a.overflow, overflowSeries{key: string(series.AppendKey(nil, v, &l)), labels: l})
 	}
 	a.m = newMetrics(reg, a)
 	a.totals = newTotals(reg, opts.Views, opts.Totals)
@@ -480,14 +529,25 @@ func (a *Aggregator) apply(sh *shard, rec *series.Record) {
 	}
 }
 
+// entry is the series of labels in fed view vi, made when new; a new combination past the
+// view's series cap gets the view's overflow series instead, and is counted.
 func (a *Aggregator) entry(sh *shard, w *window, vi int, labels *series.Labels, n int) *entry {
 	v := a.views[vi]
 	sh.buf = series.AppendKey(sh.buf[:0], v, labels)
-	e := w.views[vi][string(sh.buf)]
-	if e == nil {
-		e = &entry{labels: labels.Only(v.Dims), sk: make([]sketch.Counts, n)}
-		w.views[vi][string(sh.buf)] = e
+	if e := w.views[vi][string(sh.buf)]; e != nil {
+		return e
 	}
+	key, admitted := w.card.admitSeries(vi, sh.buf)
+	l := labels.Only(v.Dims)
+	if !admitted {
+		a.m.capped[vi].Inc()
+		key, l = a.overflow[vi].key, a.overflow[vi].labels
+		if e := w.views[vi][key]; e != nil {
+			return e
+		}
+	}
+	e := &entry{labels: l, sk: make([]sketch.Counts, n)}
+	w.views[vi][key] = e
 	return e
 }
 
@@ -496,7 +556,7 @@ func (a *Aggregator) cardinality(start int64) *cardinality {
 	defer a.cardMu.Unlock()
 	c := a.cards[start]
 	if c == nil {
-		c = newCardinality(a.opts.Caps)
+		c = newCardinality(a.opts, a.parent)
 		a.cards[start] = c
 	}
 	return c

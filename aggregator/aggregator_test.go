@@ -280,6 +280,7 @@ func TestMemoryPerLiveSketch(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	o := DefaultOptions()
 	o.Now, o.Tick = c.now, time.Hour
+	o.SeriesCap = 40000 // every one of the 40,000 [page, country] series is its own
 	a, err := Open(nil, reg, st, o)
 	if err != nil {
 		t.Fatal(err)

@@ -15,14 +15,16 @@ import (
 // window closes, or when a reader looks at an open window. See docs/architecture.md.
 
 // plan picks, for every view, the fed view it is derived from (-1 when it is fed itself).
-// A view is fed when no other view of its kind holds all its dimensions and more. A derived
-// view is merged from the fed superset whose extra dimensions have the smallest product of
-// caps, the one with the fewest series to merge at most.
-func plan(views []series.View, caps [series.NumDims]int) []int {
+// A view is fed when no other view of its kind holds all its dimensions and more, and few
+// enough series to keep it within its own series cap (see fits). A derived view is merged
+// from the fed superset whose extra dimensions have the smallest product of caps, the one
+// with the fewest series to merge at most.
+func plan(o Options) []int {
+	views := o.Views
 	parent := make([]int, len(views))
 	fed := func(vi int) bool {
 		for vj := range views {
-			if strictSuperset(views[vj], views[vi]) {
+			if strictSuperset(views[vj], views[vi]) && fits(o, views[vj], views[vi]) {
 				return false
 			}
 		}
@@ -35,13 +37,13 @@ func plan(views []series.View, caps [series.NumDims]int) []int {
 		}
 		best := math.Inf(1)
 		for vj, w := range views {
-			if !strictSuperset(w, v) || !fed(vj) {
+			if !strictSuperset(w, v) || !fits(o, w, v) || !fed(vj) {
 				continue
 			}
 			cost := 1.0
 			for _, d := range w.Dims {
 				if !v.Mask.Has(d) {
-					cost *= float64(caps[d])
+					cost *= float64(o.Caps[d])
 				}
 			}
 			if cost < best {
@@ -50,6 +52,30 @@ func plan(views []series.View, caps [series.NumDims]int) []int {
 		}
 	}
 	return parent
+}
+
+// bound is the most series view v holds in a window, besides its overflow series: its
+// series cap, or fewer when its dimensions' caps (each with series.Other) allow fewer
+// combinations.
+func bound(o Options, v series.View) float64 {
+	n := 1.0
+	for _, d := range v.Dims {
+		n *= float64(o.Caps[d] + 1)
+	}
+	return min(n, float64(o.seriesCap(v)))
+}
+
+// fits reports whether view v, merged from its superset w, stays within its own series cap:
+// its series are the projections of w's, so it holds at most min(bound(w), combinations of
+// v's dimensions). Fed itself instead, v would fold the combinations past its cap as they
+// arrive, which no merge can reproduce. (If u fits w and w fits v, u fits v: a fed parent
+// that fits is always found.)
+func fits(o Options, w, v series.View) bool {
+	n := 1.0
+	for _, d := range v.Dims {
+		n *= float64(o.Caps[d] + 1)
+	}
+	return min(bound(o, w), n) <= bound(o, v)
 }
 
 // strictSuperset reports whether w holds every dimension of v and more, with the same kind

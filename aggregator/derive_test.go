@@ -16,7 +16,7 @@ import (
 
 func TestPlanDefaultViews(t *testing.T) {
 	views := series.DefaultViews()
-	parent := plan(views, DefaultCaps())
+	parent := plan(DefaultOptions())
 	name := func(vi int) string {
 		if vi < 0 {
 			return "fed"
@@ -50,8 +50,9 @@ func TestPlanDefaultViews(t *testing.T) {
 	}
 	// A view with no larger view of its kind is fed, even when a probe view holds its
 	// dimensions: probe views carry other metrics.
-	only := []series.View{series.NewView(series.Country), series.NewView(series.Probe, series.Country)}
-	if p := plan(only, DefaultCaps()); p[0] != -1 || p[1] != -1 {
+	o := DefaultOptions()
+	o.Views = []series.View{series.NewView(series.Country), series.NewView(series.Probe, series.Country)}
+	if p := plan(o); p[0] != -1 || p[1] != -1 {
 		t.Fatalf("plan of a page and a probe view: %v", p)
 	}
 }

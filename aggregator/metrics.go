@@ -10,6 +10,8 @@ type metrics struct {
 	flushed       prometheus.Counter
 	flushErrors   prometheus.Counter
 	flushDuration prometheus.Histogram
+	// capped is, by view index, the records a fed view counted in its overflow series.
+	capped []prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, a *Aggregator) *metrics {
@@ -37,8 +39,17 @@ func newMetrics(reg prometheus.Registerer, a *Aggregator) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 		}),
 	}
+	capped := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rumd_series_capped_total", Help: "Records a fed view counted in its overflow series (every dimension __other__) because the view had reached its series cap in the window; the views merged from it inherit the fold.",
+	}, []string{"view"})
+	m.capped = make([]prometheus.Counter, len(a.views))
+	for vi, v := range a.views {
+		if a.parent[vi] < 0 { // derived views never fold on their own
+			m.capped[vi] = capped.WithLabelValues(v.String())
+		}
+	}
 	if reg != nil {
-		reg.MustRegister(m.shed, m.rebucketed, m.overflow, m.liveSketches, m.flushed, m.flushErrors, m.flushDuration,
+		reg.MustRegister(capped, m.shed, m.rebucketed, m.overflow, m.liveSketches, m.flushed, m.flushErrors, m.flushDuration,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "rumd_aggregator_queue_depth", Help: "Records waiting in the aggregator queue.",
 			}, func() float64 { return float64(a.QueueDepth()) }),

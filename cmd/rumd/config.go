@@ -69,6 +69,8 @@ type Config struct {
 	PageRules      []enrich.PageRule `yaml:"page_rules"`
 	Views          [][]string        `yaml:"views"`
 	Caps           map[string]int    `yaml:"caps"`
+	SeriesCap      int               `yaml:"series_cap"`
+	SeriesCaps     map[string]int    `yaml:"series_caps"`
 	Validation     validationConfig  `yaml:"validation"`
 	Retention      retentionConfig   `yaml:"retention"`
 	Snippet        snippetConfig     `yaml:"snippet"`
@@ -150,6 +152,7 @@ func defaultConfig() Config {
 	for d, n := range aggregator.DefaultCaps() {
 		c.Caps[series.Dim(d).String()] = n
 	}
+	c.SeriesCap, c.SeriesCaps = ao.SeriesCap, map[string]int{}
 	bo := ingest.DefaultOptions().Beacon
 	c.Validation = validationConfig{bo.JumpTolerance, bo.JumpPerMille, bo.MaxSkew, bo.MaxTiming, bo.MaxCLS}
 	st := storage.DefaultOptions()
@@ -233,17 +236,25 @@ func (l *pageRuleList) Set(v string) error {
 	return nil
 }
 
-// capsFlag is --caps page=2000,variant=50.
-type capsFlag struct{ p *map[string]int }
+// intMapFlag is a flag of key=number pairs: --caps page=2000,variant=50 (sep ","), or
+// --series-caps 'page,country=50000;total=1' (sep ";", since a view holds commas).
+type intMapFlag struct {
+	p    *map[string]int
+	sep  string
+	what string // a key, in errors: "dim" or "view"
+}
 
-func (c capsFlag) String() string { return "" }
+func (c intMapFlag) String() string { return "" }
 
-func (c capsFlag) Set(v string) error {
-	for _, part := range strings.Split(v, ",") {
+func (c intMapFlag) Set(v string) error {
+	if *c.p == nil {
+		*c.p = map[string]int{}
+	}
+	for _, part := range strings.Split(v, c.sep) {
 		k, val, ok := strings.Cut(strings.TrimSpace(part), "=")
 		var n int
 		if _, err := fmt.Sscan(val, &n); !ok || err != nil {
-			return fmt.Errorf("%q is not dim=number", part)
+			return fmt.Errorf("%q is not %s=number", part, c.what)
 		}
 		(*c.p)[k] = n
 	}
@@ -279,7 +290,9 @@ func serveFlags(cfg *Config, configPath *string) *flag.FlagSet {
 	fs.StringVar(&cfg.CountryHeader, "country-header", cfg.CountryHeader, "CDN country header, e.g. CF-IPCountry (trusted proxies only)")
 	fs.Var(&pageRuleList{p: &cfg.PageRules}, "page-rule", "page group rule, repeatable: a route template like /questions/:id, or NAME=re:REGEX")
 	fs.Var(viewList{&cfg.Views}, "views", "materialised views: ';'-separated lists of ','-separated dimensions (total for [])")
-	fs.Var(capsFlag{&cfg.Caps}, "caps", "per-window cardinality caps, e.g. page=2000,variant=50")
+	fs.Var(intMapFlag{&cfg.Caps, ",", "dim"}, "caps", "per-window cardinality caps, e.g. page=2000,variant=50")
+	fs.IntVar(&cfg.SeriesCap, "series-cap", cfg.SeriesCap, "series (combinations of its dimensions' values) each view may hold per window; new ones past it are counted in the view's __other__ series")
+	fs.Var(intMapFlag{&cfg.SeriesCaps, ";", "view"}, "series-caps", "series caps of some views, e.g. 'page,country=50000;total=1'")
 	fs.DurationVar(&cfg.Validation.ClockJumpTolerance, "clock-jump-tolerance", cfg.Validation.ClockJumpTolerance, "allowed Date.now() vs timeOrigin+performance.now() gap")
 	fs.Float64Var(&cfg.Validation.ClockJumpPerMille, "clock-jump-per-mille", cfg.Validation.ClockJumpPerMille, "extra clock-jump tolerance in thousandths of performance.now()")
 	fs.DurationVar(&cfg.Validation.MaxSkew, "max-skew", cfg.Validation.MaxSkew, "largest client clock offset accepted")
@@ -520,6 +533,18 @@ var bindings = append([]binding{
 				return fmt.Errorf("unknown dimension %q (known: %s)", name, strings.Join(series.DimNames(), ", "))
 			}
 			o.agg.Caps[d] = n
+		}
+		return nil
+	}},
+	{"series_cap", func(c *Config, o *options) error { o.agg.SeriesCap = c.SeriesCap; return nil }},
+	{"series_caps", func(c *Config, o *options) error {
+		o.agg.SeriesCaps = map[series.Mask]int{}
+		for name, n := range c.SeriesCaps {
+			v, err := series.ParseView(strings.Split(name, ","))
+			if err != nil {
+				return fmt.Errorf("view %q: %w", name, err)
+			}
+			o.agg.SeriesCaps[v.Mask] = n
 		}
 		return nil
 	}},

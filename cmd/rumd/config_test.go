@@ -41,7 +41,7 @@ test_page:
   probes:
     - {name: cdn-a, url: "https://a.example.net/p.gif?r={rand}"}
 `)
-	cfg, err := loadConfig([]string{"--config", p, "--listen", "127.0.0.1:9100", "--queue-size", "2000"})
+	cfg, err := loadConfig([]string{"--config", p, "--listen", "127.0.0.1:9100", "--queue-size", "2000", "--series-cap", "500", "--series-caps", "page,country=7;total=1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,6 +56,9 @@ test_page:
 		o.ingest.Beacon.MaxSkew != time.Hour || o.snippet.SampleRate != 5 || o.snippet.Endpoint != "/rum" || len(o.snippet.Probes) != 1 {
 		t.Fatalf("options from config: %+v", o)
 	}
+	if o.agg.SeriesCap != 500 || len(o.agg.SeriesCaps) != 2 || o.agg.SeriesCaps[o.agg.Views[2].Mask] != 7 || o.agg.SeriesCaps[o.agg.Views[0].Mask] != 1 {
+		t.Fatalf("series caps from flags: %d %v", o.agg.SeriesCap, o.agg.SeriesCaps)
+	}
 }
 
 func TestConfigErrorsNameTheOption(t *testing.T) {
@@ -69,6 +72,10 @@ func TestConfigErrorsNameTheOption(t *testing.T) {
 		{name: "bad proxy", args: []string{"--trusted-proxies", "10.0.0.0/33"}, want: "10.0.0.0/33"},
 		{name: "bad view", yaml: "views: [[planet]]\n", want: `unknown dimension "planet"`},
 		{name: "bad cap", args: []string{"--caps", "planet=3"}, want: `unknown dimension "planet"`},
+		{name: "series cap", args: []string{"--series-cap", "0"}, want: "config: series_cap: series cap must be 1..10000000, got 0"},
+		{name: "series cap of an unknown dimension", yaml: "series_caps: {\"page,planet\": 5}\n", want: `config: series_caps: view "page,planet": unknown dimension "planet"`},
+		{name: "series cap of an absent view", yaml: "views: [[], [page]]\nseries_caps: {country: 5}\n", want: "config: series_caps: series cap given for view country, which is not a configured view"},
+		{name: "series cap flag", args: []string{"--series-caps", "page"}, want: `"page" is not view=number`},
 		{name: "short retention", args: []string{"--retention-1m", "1h"}, want: "retention"},
 		{name: "sample rate", args: []string{"--sample-rate", "150"}, want: "snippet.sample_rate"},
 		{name: "shutdown timeout", args: []string{"--shutdown-timeout", "0s"}, want: "config: shutdown_timeout: must be greater than 0"},
@@ -121,6 +128,7 @@ func FuzzConfig(f *testing.F) {
 		"rate_limit: {per_address: 0, per_prefix: 0}\ntoken: 0123456789abcdef\n",
 		"storage: none\nprometheus: {views: [[country]], metrics: [ttfb], idle_after: 5m, max_series: 10}\n",
 		"listen: [1, 2]\n", "views: {a: b}\n", "&a [*a, *a]\n", "caps: {page: -1}\n",
+		"series_cap: 5\nseries_caps: {\"page,country\": 2, total: 1}\n",
 	} {
 		f.Add([]byte(s))
 	}

@@ -146,7 +146,7 @@ func TestExpensiveReadsAfterACardinalitySpray(t *testing.T) {
 		}()
 	}
 
-	pid := r.Pid()
+	pid := r.PID()
 	before := rssBytes(t, pid)
 	var peak atomic.Int64
 	peak.Store(before)

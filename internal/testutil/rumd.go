@@ -134,8 +134,8 @@ func (r *Rumd) Stop(sig syscall.Signal) error {
 	}
 }
 
-// Pid is the process id, to read its memory from /proc.
-func (r *Rumd) Pid() int { return r.cmd.Process.Pid }
+// PID is the process id, e.g. to read its /proc/PID/status.
+func (r *Rumd) PID() int { return r.cmd.Process.Pid }
 
 // Logs is everything the process wrote so far.
 func (r *Rumd) Logs() string { return r.logs.String() }
