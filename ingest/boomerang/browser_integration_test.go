@@ -331,7 +331,7 @@ func (f form) num(t *testing.T, name string) float64 {
 // summary is rumd's count and median of metric for one variant over the last hour.
 func summary(t *testing.T, rumd, metric, variant string) (float64, float64) {
 	t.Helper()
-	resp, err := http.Get(rumd + "/api/v1/summary?metric=" + metric + "&q=0.5&variant=" + variant + "&by=variant")
+	resp, err := testutil.HTTP.Get(rumd + "/api/v1/summary?metric=" + metric + "&q=0.5&variant=" + variant + "&by=variant")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -349,9 +349,12 @@ func MustRun(tb testing.TB, timeout time.Duration, cmd *exec.Cmd) []byte {
 	return out
 }
 
+// ErrDeadline is the error of a Run whose command was killed at its deadline.
+var ErrDeadline = errors.New("killed at its deadline of")
+
 // Run runs cmd under a supervisor for at most timeout, killing it and what it started when
-// the time is up, and returns its combined output (unless cmd has its own Stdout and
-// Stderr) and its exit error.
+// the time is up (the error is then ErrDeadline), and returns its combined output (unless
+// cmd has its own Stdout and Stderr) and its exit error.
 func Run(timeout time.Duration, cmd *exec.Cmd) ([]byte, error) {
 	var out SyncBuffer
 	if cmd.Stdout == nil && cmd.Stderr == nil {
@@ -374,7 +377,7 @@ func Run(timeout time.Duration, cmd *exec.Cmd) ([]byte, error) {
 		err = cmd.Wait()
 	}
 	if ctx.Err() == context.DeadlineExceeded {
-		err = fmt.Errorf("killed after %v: %w", timeout, err)
+		err = fmt.Errorf("%w %v: %w", ErrDeadline, timeout, err)
 	}
 	return []byte(out.String()), err
 }

@@ -201,8 +201,8 @@ func TestRunKillsAtDeadline(t *testing.T) {
 	}()
 	select {
 	case r := <-res:
-		if r.err == nil || !strings.Contains(r.err.Error(), "killed after 300ms") || !strings.Contains(string(r.out), "started") {
-			t.Errorf("Run: %v, output %q: want killed after 300ms, output started", r.err, r.out)
+		if !errors.Is(r.err, testutil.ErrDeadline) || !strings.Contains(string(r.out), "started") {
+			t.Errorf("Run: %v, output %q: want ErrDeadline, output started", r.err, r.out)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("Run did not return within 30 s of a 300 ms deadline")
