@@ -37,8 +37,8 @@ import (
 //   - It starts its child with Pdeathsig SIGKILL from its main thread, which it locks and
 //     which lives as long as it does, so a supervisor killed on its own takes its child along.
 //   - It forwards SIGTERM, SIGINT, SIGHUP and SIGQUIT to its child (a graceful stop reaches
-//     rumd), and when the child exits it kills what the child left behind and exits the same
-//     way.
+//     rumd). When the child exits, or is SIGKILLed because the lifeline ended, it kills what
+//     the child left behind and exits the way the child did.
 //
 // The supervisor runs in its own process group (Setpgid), a last resort for the test to
 // kill it all at once.
@@ -96,32 +96,42 @@ func supervise(fdStr string) int {
 	}
 	exited := make(chan syscall.WaitStatus, 1)
 	go func() {
-		st, _ := child.Process.Wait()
-		exited <- st.Sys().(syscall.WaitStatus)
+		if st, err := child.Process.Wait(); err == nil {
+			exited <- st.Sys().(syscall.WaitStatus)
+		}
 	}()
 	parentGone := make(chan struct{})
 	go func() {
 		io.Copy(io.Discard, lifeline)
 		close(parentGone)
 	}()
+	var ws syscall.WaitStatus
+wait:
 	for {
 		select {
 		case s := <-sigs:
 			child.Process.Signal(s)
 		case <-parentGone:
-			killDescendants()
-			return 137
-		case ws := <-exited:
-			killDescendants()
-			if ws.Signaled() {
-				signal.Reset(ws.Signal())
-				syscall.Kill(os.Getpid(), ws.Signal())
-				time.Sleep(time.Second) // the signal ends the process
-				return 128 + int(ws.Signal())
+			child.Process.Kill()
+			select {
+			case ws = <-exited:
+			case <-time.After(5 * time.Second):
+				ws = syscall.WaitStatus(syscall.SIGKILL) // as good as dead: a SIGKILLed zombie
 			}
-			return ws.ExitStatus()
+			break wait
+		case ws = <-exited:
+			break wait
 		}
 	}
+	// The child is reaped: what is left under this process is what it left behind.
+	killDescendants()
+	if ws.Signaled() {
+		signal.Reset(ws.Signal())
+		syscall.Kill(os.Getpid(), ws.Signal())
+		time.Sleep(time.Second) // the signal ends the process
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
 }
 
 // prSetChildSubreaper is PR_SET_CHILD_SUBREAPER of <linux/prctl.h> (not in package syscall).
@@ -324,7 +334,13 @@ func (p *Proc) WaitFor(d time.Duration) bool {
 // process and what it started, and, should even that not end it within 10 s, the process
 // group. It returns the exit error, and an error saying so if the process needed killing.
 func (p *Proc) Stop(sig syscall.Signal, grace time.Duration) error {
-	p.Cmd.Process.Signal(sig) // the supervisor forwards it
+	if sig == syscall.SIGKILL {
+		// The supervisor cannot forward a SIGKILL; the lifeline makes it kill the process
+		// and reap it, so that nothing of it runs once Stop returns (a Badger lock, a port).
+		p.Kill()
+	} else {
+		p.Cmd.Process.Signal(sig) // the supervisor forwards it
+	}
 	if p.WaitFor(grace) {
 		return p.err
 	}

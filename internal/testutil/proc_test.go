@@ -208,3 +208,23 @@ func TestRunKillsAtDeadline(t *testing.T) {
 		t.Fatal("Run did not return within 30 s of a 300 ms deadline")
 	}
 }
+
+// TestStopKillReapsFirst stops a process with SIGKILL, which the supervisor cannot forward:
+// the process must be dead once Stop returns (a restarted rumd needs its Badger lock), and
+// Stop must say it was killed.
+func TestStopKillReapsFirst(t *testing.T) {
+	p := testutil.MustStart(t, exec.Command("sleep", "60"))
+	var kids []int
+	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
+		kids = testutil.Descendants(p.Pid())
+		return len(kids) == 1, "the supervisor's children: " + fmtInts(kids)
+	})
+	err := p.Stop(syscall.SIGKILL, 10*time.Second)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Errorf("Stop: %v, want killed by SIGKILL", err)
+	}
+	if testutil.Alive(kids[0]) {
+		t.Errorf("sleep (pid %d) still runs after Stop returned", kids[0])
+	}
+}
