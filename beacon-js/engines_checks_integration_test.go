@@ -5,6 +5,7 @@ package beaconjs_test
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -58,8 +59,8 @@ func TestEngines(t *testing.T) {
 }
 
 // waitEval evaluates expr until ok accepts its value, for at most d, and returns the value;
-// it fails the test with the last value and error when d runs out. Errors while a page is
-// being replaced are expected and retried.
+// it fails the test with the last value and error when d or the check's budget runs out.
+// Errors while a page is being replaced are expected and retried.
 func waitEval[T any](t testing.TB, b browser, expr string, d time.Duration, ok func(T) bool) T {
 	t.Helper()
 	deadline := time.Now().Add(d)
@@ -69,7 +70,7 @@ func waitEval[T any](t testing.TB, b browser, expr string, d time.Duration, ok f
 		if err == nil && ok(v) {
 			return v
 		}
-		if time.Now().After(deadline) {
+		if time.Now().After(deadline) || errors.Is(err, errBudgetSpent) {
 			t.Fatalf("%s: last value %v, error %v after %v", expr, v, err, d)
 		}
 		time.Sleep(100 * time.Millisecond)

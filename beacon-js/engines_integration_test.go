@@ -57,6 +57,9 @@ const (
 	checkBudget    = 90 * time.Second
 )
 
+// errBudgetSpent is the error of a command after its check's budget ran out.
+var errBudgetSpent = fmt.Errorf("the check's %v budget is spent", checkBudget)
+
 // deadlines gives each command of a browser its deadline: commandTimeout, or what is left of
 // the running check's budget if that is less.
 type deadlines struct {
@@ -78,7 +81,7 @@ func (d *deadlines) timeout() (time.Duration, error) {
 	if !d.end.IsZero() {
 		left := time.Until(d.end)
 		if left <= 0 {
-			return 0, fmt.Errorf("the check's %v budget is spent", checkBudget)
+			return 0, errBudgetSpent
 		}
 		t = min(t, left)
 	}
@@ -112,6 +115,9 @@ func diagnose(b browser, driverLog string) string {
 
 // logTail is the last n lines of a log, under a heading.
 func logTail(log string, n int) string {
+	if strings.TrimSpace(log) == "" {
+		return "driver log: empty"
+	}
 	lines := strings.Split(strings.TrimRight(log, "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
@@ -254,6 +260,7 @@ type firefox struct {
 	seq     int
 	version string
 	stderr  *testutil.SyncBuffer
+	proc    *testutil.Proc
 }
 
 func startFirefox(t *testing.T) browser {
@@ -277,6 +284,7 @@ func startFirefox(t *testing.T) browser {
 	}
 	f.in = in
 	p := testutil.MustStart(t, cmd) // Firefox, in a session of puppeteer's, goes with it
+	f.proc = p
 	t.Cleanup(func() {
 		f.setCheckEnd(time.Now().Add(10 * time.Second))
 		f.call("quit", nil, nil)
@@ -301,32 +309,36 @@ func startFirefox(t *testing.T) browser {
 func (f *firefox) read(id int, out any, d time.Duration) error {
 	timeout := time.After(d)
 	for {
+		var line string
 		select {
-		case line, ok := <-f.lines:
-			if !ok {
-				return fmt.Errorf("drive.mjs exited")
+		case line = <-f.lines:
+		case <-f.proc.Done():
+			select {
+			case line = <-f.lines: // an answer written just before the end
+			default:
+				return fmt.Errorf("drive.mjs exited (%v)", f.proc.Err())
 			}
-			var ans struct {
-				ID    int             `json:"id"`
-				Value json.RawMessage `json:"value"`
-				Error string          `json:"error"`
-			}
-			if err := json.Unmarshal([]byte(line), &ans); err != nil {
-				return fmt.Errorf("drive.mjs said %q: %v", line, err)
-			}
-			if ans.ID != id {
-				continue // the late answer of a command that timed out
-			}
-			if ans.Error != "" {
-				return fmt.Errorf("firefox: %s", ans.Error)
-			}
-			if out != nil {
-				return json.Unmarshal(ans.Value, out)
-			}
-			return nil
 		case <-timeout:
 			return fmt.Errorf("no answer from drive.mjs to command %d after %v", id, d)
 		}
+		var ans struct {
+			ID    int             `json:"id"`
+			Value json.RawMessage `json:"value"`
+			Error string          `json:"error"`
+		}
+		if err := json.Unmarshal([]byte(line), &ans); err != nil {
+			return fmt.Errorf("drive.mjs said %q: %v", line, err)
+		}
+		if ans.ID != id {
+			continue // the late answer of a command that timed out
+		}
+		if ans.Error != "" {
+			return fmt.Errorf("firefox: %s", ans.Error)
+		}
+		if out != nil {
+			return json.Unmarshal(ans.Value, out)
+		}
+		return nil
 	}
 }
 

@@ -144,7 +144,7 @@ func mustStartRumd(t testing.TB, cfg rumdConfig) *rumdServer {
 	t.Cleanup(func() {
 		if t.Failed() {
 			got := s.beacons()
-			t.Logf("%d beacons posted through the proxy; the last ones:", len(got))
+			t.Logf("%d beacons posted through the proxy", len(got))
 			for _, b := range got[max(0, len(got)-3):] {
 				t.Logf("  %s", b)
 			}
