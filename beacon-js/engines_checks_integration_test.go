@@ -64,11 +64,16 @@ func TestEngines(t *testing.T) {
 func waitEval[T any](t testing.TB, b browser, expr string, d time.Duration, ok func(T) bool) T {
 	t.Helper()
 	deadline := time.Now().Add(d)
+	var lastErr string
 	for {
 		var v T
 		err := b.Eval(expr, &v)
 		if err == nil && ok(v) {
 			return v
+		}
+		if err != nil && err.Error() != lastErr {
+			lastErr = err.Error()
+			t.Logf("%s: %v (retrying)", expr, err)
 		}
 		if time.Now().After(deadline) || errors.Is(err, errBudgetSpent) {
 			t.Fatalf("%s: last value %v, error %v after %v", expr, v, err, d)

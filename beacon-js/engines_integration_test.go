@@ -386,6 +386,9 @@ type webkit struct {
 
 const miniBrowser = "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser"
 
+// webkitScriptTimeout is the WebKit session's script timeout (see startWebKit).
+const webkitScriptTimeout = 3 * time.Second
+
 func startWebKit(t *testing.T) browser {
 	driver, err := exec.LookPath("WebKitWebDriver")
 	if err != nil {
@@ -421,6 +424,17 @@ func startWebKit(t *testing.T) browser {
 	}
 	w.s, err = c.NewSession(ctx, map[string]any{
 		"browserName": "MiniBrowser",
+		// A script run while the page goes back in history can be lost with the page
+		// WebKit freezes into its back-forward cache: its answer never comes, and the
+		// driver, which runs a session's commands one at a time, holds every later one
+		// behind it until the script timeout (30 s by default, a whole waitEval). A short
+		// one fails the lost command soon and lets the wait retry; the tests' scripts
+		// return at once. The driver's own page-load timeout (300 s by default) must end
+		// before the client's deadline for the same reason.
+		"timeouts": map[string]any{
+			"script":   webkitScriptTimeout.Milliseconds(),
+			"pageLoad": (commandTimeout - 5*time.Second).Milliseconds(),
+		},
 		"webkitgtk:browserOptions": map[string]any{
 			"binary": miniBrowser,
 			"args":   []string{"--automation"},
