@@ -42,6 +42,87 @@ type browser interface {
 	Back() error
 	// Version names the engine and its version, for the test log.
 	Version() string
+	// Diagnose describes what the browser shows now (its page's address, state and text)
+	// and the end of its driver's log, for a check that failed.
+	Diagnose() string
+	// setCheckEnd bounds the commands of the check that runs until end (zero: no check).
+	setCheckEnd(end time.Time)
+}
+
+// commandTimeout bounds each command to a browser's driver; checkBudget bounds all of one
+// check's commands. A driver or page that stops answering fails the check with what it
+// saw (Diagnose) instead of hanging the test until go test's -timeout.
+const (
+	commandTimeout = 30 * time.Second
+	checkBudget    = 90 * time.Second
+)
+
+// errBudgetSpent is the error of a command after its check's budget ran out.
+var errBudgetSpent = fmt.Errorf("the check's %v budget is spent", checkBudget)
+
+// deadlines gives each command of a browser its deadline: commandTimeout, or what is left of
+// the running check's budget if that is less.
+type deadlines struct {
+	mu  sync.Mutex
+	end time.Time
+}
+
+func (d *deadlines) setCheckEnd(end time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.end = end
+}
+
+// timeout is how long the next command may take; an error once the check's budget is spent.
+func (d *deadlines) timeout() (time.Duration, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	t := commandTimeout
+	if !d.end.IsZero() {
+		left := time.Until(d.end)
+		if left <= 0 {
+			return 0, errBudgetSpent
+		}
+		t = min(t, left)
+	}
+	return t, nil
+}
+
+// ctx is the context of the next command, derived from parent.
+func (d *deadlines) ctx(parent context.Context) (context.Context, context.CancelFunc, error) {
+	t, err := d.timeout()
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(parent, t)
+	return ctx, cancel, nil
+}
+
+// pageState is the expression Diagnose evaluates in the page.
+const pageState = `location.href + " (" + document.readyState + ") " + JSON.stringify(document.title) + ": " + JSON.stringify(document.body ? document.body.innerText.slice(0, 400) : "")`
+
+// diagnose evaluates pageState in b, for at most 10 s, and appends the tail of the driver's
+// log.
+func diagnose(b browser, driverLog string) string {
+	b.setCheckEnd(time.Now().Add(10 * time.Second))
+	defer b.setCheckEnd(time.Time{})
+	var page string
+	if err := b.Eval(pageState, &page); err != nil {
+		page = "(no answer: " + err.Error() + ")"
+	}
+	return "page " + page + "\n" + logTail(driverLog, 40)
+}
+
+// logTail is the last n lines of a log, under a heading.
+func logTail(log string, n int) string {
+	if strings.TrimSpace(log) == "" {
+		return "driver log: empty"
+	}
+	lines := strings.Split(strings.TrimRight(log, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return "driver log (last lines):\n  " + strings.Join(lines, "\n  ")
 }
 
 // engine is how one browser engine is started, and what it reports (docs/browsers.md).
@@ -105,6 +186,7 @@ func injectMask(html []byte, csp string) ([]byte, string) {
 // --- Chromium ---
 
 type chromium struct {
+	deadlines
 	t         *testing.T
 	root, ctx context.Context
 	version   string
@@ -112,17 +194,29 @@ type chromium struct {
 
 func startChromium(t *testing.T) browser {
 	ctx := mustBrowserAs(t, true)
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`navigator.userAgent`))
-	if err != nil {
+	c := &chromium{t: t, root: ctx, ctx: ctx}
+	if err := c.Eval(`navigator.userAgent`, &c.version); err != nil {
 		t.Fatalf("chromium: %v", err)
 	}
-	return &chromium{t: t, root: ctx, ctx: ctx, version: v}
+	return c
 }
 
-func (c *chromium) Goto(url string) error { return chromedp.Do(c.ctx, chromedp.Navigate(url)) }
+func (c *chromium) Goto(url string) error {
+	ctx, cancel, err := c.deadlines.ctx(c.ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	return chromedp.Do(ctx, chromedp.Navigate(url))
+}
 
 func (c *chromium) Eval(expr string, out any) error {
-	raw, err := chromedp.Run(c.ctx, chromedp.Evaluate[json.RawMessage](expr, chromedp.EvalAwaitPromise))
+	ctx, cancel, err := c.deadlines.ctx(c.ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	raw, err := chromedp.Run(ctx, chromedp.Evaluate[json.RawMessage](expr, chromedp.EvalAwaitPromise))
 	if err != nil || out == nil || raw == nil {
 		return err
 	}
@@ -136,7 +230,7 @@ func (c *chromium) NewTab(person bool) error {
 		c.root = mustBrowserAs(c.t, false)
 	}
 	ctx, _ := chromedp.NewContext(c.root) // a new target in the same browser, closed with it
-	if err := chromedp.Do(ctx); err != nil {
+	if err := testutil.StartTab(ctx); err != nil {
 		return err
 	}
 	c.ctx = ctx
@@ -147,6 +241,10 @@ func (c *chromium) Back() error { return c.Eval(historyBack, nil) }
 
 func (c *chromium) Version() string { return c.version }
 
+func (c *chromium) Diagnose() string {
+	return diagnose(c, "(chromedp drives Chromium in-process over CDP: no driver log)")
+}
+
 // historyBack goes back from the page, after the evaluation has returned.
 const historyBack = `(setTimeout(() => history.back(), 0), true)`
 
@@ -154,12 +252,15 @@ const historyBack = `(setTimeout(() => history.back(), 0), true)`
 
 // firefox is drive.mjs (beacon-js/firefox) running Firefox ESR: one JSON command per line.
 type firefox struct {
+	deadlines
 	t       testing.TB
 	mu      sync.Mutex
 	in      io.WriteCloser
 	lines   chan string
 	seq     int
 	version string
+	stderr  *testutil.SyncBuffer
+	proc    *testutil.Proc
 }
 
 func startFirefox(t *testing.T) browser {
@@ -170,48 +271,33 @@ func startFirefox(t *testing.T) browser {
 	if _, err := os.Stat("firefox/node_modules/puppeteer-core/package.json"); err != nil {
 		t.Fatalf("puppeteer-core missing: run npm ci in beacon-js/firefox (make deps does): %v", err)
 	}
-	args := []string{"firefox/drive.mjs", "--firefox", bin, "--profile", t.TempDir()}
-	cmd := exec.Command("node", args...)
-	stderr := &testutil.SyncBuffer{}
-	cmd.Stderr = stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // Firefox and its children go with it
+	f := &firefox{t: t, lines: make(chan string, 256), stderr: &testutil.SyncBuffer{}}
+	// drive.mjs answers every command within its own bound (opTimeout there), under
+	// commandTimeout: a stuck command does not hold up the ones after it.
+	cmd := exec.Command("node", "firefox/drive.mjs", "--firefox", bin, "--profile", t.TempDir(),
+		"--op-timeout", strconv.Itoa(int((commandTimeout-5*time.Second)/time.Millisecond)))
+	cmd.Stderr = f.stderr
+	cmd.Stdout = testutil.NewLineWriter(func(line []byte) { f.lines <- string(line) })
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start drive.mjs: %v", err)
-	}
-	f := &firefox{t: t, in: in, lines: make(chan string, 16)}
-	go func() {
-		sc := bufio.NewScanner(out)
-		sc.Buffer(make([]byte, 1<<20), 16<<20)
-		for sc.Scan() {
-			f.lines <- sc.Text()
-		}
-		close(f.lines)
-	}()
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
+	f.in = in
+	p := testutil.MustStart(t, cmd) // Firefox, in a session of puppeteer's, goes with it
+	f.proc = p
 	t.Cleanup(func() {
+		f.setCheckEnd(time.Now().Add(10 * time.Second))
 		f.call("quit", nil, nil)
 		in.Close()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
+		if !p.WaitFor(10 * time.Second) {
+			p.Kill()
 		}
 		if t.Failed() {
-			t.Logf("drive.mjs stderr:\n%s", stderr.String())
+			t.Logf("drive.mjs stderr:\n%s", f.stderr.String())
 		}
 	})
 	if err := f.read(0, nil, 60*time.Second); err != nil {
-		t.Fatalf("firefox did not start: %v\n%s", err, stderr.String())
+		t.Fatalf("firefox did not start: %v\n%s", err, f.stderr.String())
 	}
 	if err := f.call("version", nil, &f.version); err != nil {
 		t.Fatal(err)
@@ -223,36 +309,44 @@ func startFirefox(t *testing.T) browser {
 func (f *firefox) read(id int, out any, d time.Duration) error {
 	timeout := time.After(d)
 	for {
+		var line string
 		select {
-		case line, ok := <-f.lines:
-			if !ok {
-				return fmt.Errorf("drive.mjs exited")
+		case line = <-f.lines:
+		case <-f.proc.Done():
+			select {
+			case line = <-f.lines: // an answer written just before the end
+			default:
+				return fmt.Errorf("drive.mjs exited (%v)", f.proc.Err())
 			}
-			var ans struct {
-				ID    int             `json:"id"`
-				Value json.RawMessage `json:"value"`
-				Error string          `json:"error"`
-			}
-			if err := json.Unmarshal([]byte(line), &ans); err != nil {
-				return fmt.Errorf("drive.mjs said %q: %v", line, err)
-			}
-			if ans.ID != id {
-				continue // the late answer of a command that timed out
-			}
-			if ans.Error != "" {
-				return fmt.Errorf("firefox: %s", ans.Error)
-			}
-			if out != nil {
-				return json.Unmarshal(ans.Value, out)
-			}
-			return nil
 		case <-timeout:
 			return fmt.Errorf("no answer from drive.mjs to command %d after %v", id, d)
 		}
+		var ans struct {
+			ID    int             `json:"id"`
+			Value json.RawMessage `json:"value"`
+			Error string          `json:"error"`
+		}
+		if err := json.Unmarshal([]byte(line), &ans); err != nil {
+			return fmt.Errorf("drive.mjs said %q: %v", line, err)
+		}
+		if ans.ID != id {
+			continue // the late answer of a command that timed out
+		}
+		if ans.Error != "" {
+			return fmt.Errorf("firefox: %s", ans.Error)
+		}
+		if out != nil {
+			return json.Unmarshal(ans.Value, out)
+		}
+		return nil
 	}
 }
 
 func (f *firefox) call(op string, args map[string]any, out any) error {
+	d, err := f.timeout()
+	if err != nil {
+		return err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.seq++
@@ -264,7 +358,7 @@ func (f *firefox) call(op string, args map[string]any, out any) error {
 	if _, err := f.in.Write(append(b, '\n')); err != nil {
 		return fmt.Errorf("drive.mjs: %w", err)
 	}
-	return f.read(f.seq, out, 45*time.Second)
+	return f.read(f.seq, out, d)
 }
 
 func (f *firefox) Goto(url string) error { return f.call("goto", map[string]any{"url": url}, nil) }
@@ -276,16 +370,24 @@ func (f *firefox) NewTab(person bool) error {
 }
 func (f *firefox) Back() error     { return f.call("back", nil, nil) }
 func (f *firefox) Version() string { return f.version }
+func (f *firefox) Diagnose() string {
+	return diagnose(f, f.stderr.String())
+}
 
 // --- WebKit ---
 
 // webkit is WebKitGTK's MiniBrowser behind WebKitWebDriver, on its own Xvfb display.
 type webkit struct {
+	deadlines
 	s       *webdriver.Session
 	version string
+	log     *testutil.SyncBuffer
 }
 
 const miniBrowser = "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser"
+
+// webkitScriptTimeout is the WebKit session's script timeout (see startWebKit).
+const webkitScriptTimeout = 3 * time.Second
 
 func startWebKit(t *testing.T) browser {
 	driver, err := exec.LookPath("WebKitWebDriver")
@@ -300,47 +402,50 @@ func startWebKit(t *testing.T) browser {
 	_, port, _ := strings.Cut(addr, ":")
 	cmd := exec.Command(driver, "--port="+port, "--host=127.0.0.1")
 	cmd.Env = append(os.Environ(), "DISPLAY="+display)
-	log := &testutil.SyncBuffer{}
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start WebKitWebDriver: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	ctx := context.Background()
-	c := &webdriver.Client{Base: "http://" + addr}
-	var s *webdriver.Session
+	w := &webkit{log: &testutil.SyncBuffer{}}
+	cmd.Stdout, cmd.Stderr = w.log, w.log
+	p := testutil.MustStart(t, cmd) // MiniBrowser and its web processes go with it
+	c := &webdriver.Client{Base: "http://" + addr, Timeout: commandTimeout}
 	t.Cleanup(func() {
-		if s != nil {
-			s.Delete(ctx)
+		if w.s != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			w.s.Delete(ctx)
+			cancel()
 		}
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
+		p.Stop(syscall.SIGTERM, 10*time.Second)
 		if t.Failed() {
-			t.Logf("WebKitWebDriver output:\n%s", log.String())
+			t.Logf("WebKitWebDriver output:\n%s", w.log.String())
 		}
 	})
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.BrowserStartTimeout)
+	defer cancel()
 	if err := c.WaitReady(ctx, 20*time.Second); err != nil {
-		t.Fatalf("%v\n%s", err, log.String())
+		t.Fatalf("%v\n%s", err, w.log.String())
 	}
-	s, err = c.NewSession(ctx, map[string]any{
+	w.s, err = c.NewSession(ctx, map[string]any{
 		"browserName": "MiniBrowser",
+		// A script run while the page goes back in history can be lost with the page
+		// WebKit freezes into its back-forward cache: its answer never comes, and the
+		// driver, which runs a session's commands one at a time, holds every later one
+		// behind it until the script timeout (30 s by default, a whole waitEval). A short
+		// one fails the lost command soon and lets the wait retry; the tests' scripts
+		// return at once. The driver's own page-load timeout (300 s by default) must end
+		// before the client's deadline for the same reason.
+		"timeouts": map[string]any{
+			"script":   webkitScriptTimeout.Milliseconds(),
+			"pageLoad": (commandTimeout - 5*time.Second).Milliseconds(),
+		},
 		"webkitgtk:browserOptions": map[string]any{
 			"binary": miniBrowser,
 			"args":   []string{"--automation"},
 		},
 	})
 	if err != nil {
-		t.Fatalf("WebKit session: %v\n%s", err, log.String())
+		t.Fatalf("WebKit session: %v\n%s", err, w.log.String())
 	}
-	v, _ := s.Capabilities["browserVersion"].(string)
-	return &webkit{s: s, version: "WebKitGTK " + v}
+	v, _ := w.s.Capabilities["browserVersion"].(string)
+	w.version = "WebKitGTK " + v
+	return w
 }
 
 // mustXvfb starts an X server of its own for the test (WebKitGTK has no headless mode) and
@@ -360,21 +465,10 @@ func mustXvfb(t *testing.T) string {
 	cmd.ExtraFiles = []*os.File{w}
 	log := &testutil.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start Xvfb: %v", err)
-	}
+	p := testutil.MustStart(t, cmd)
 	w.Close()
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
+	// SIGTERM first: Xvfb then removes its lock file and socket.
+	t.Cleanup(func() { p.Stop(syscall.SIGTERM, 5*time.Second) })
 	num := make(chan string, 1)
 	go func() {
 		line, _ := bufio.NewReader(r).ReadString('\n')
@@ -392,31 +486,46 @@ func mustXvfb(t *testing.T) string {
 	return ""
 }
 
-func (w *webkit) Goto(url string) error { return w.s.Navigate(context.Background(), url) }
+// do runs one driver command with its deadline.
+func (w *webkit) do(f func(ctx context.Context) error) error {
+	ctx, cancel, err := w.deadlines.ctx(context.Background())
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	return f(ctx)
+}
+
+func (w *webkit) Goto(url string) error {
+	return w.do(func(ctx context.Context) error { return w.s.Navigate(ctx, url) })
+}
 
 func (w *webkit) Eval(expr string, out any) error {
-	return w.s.Execute(context.Background(), "return ("+expr+");", out)
+	return w.do(func(ctx context.Context) error { return w.s.Execute(ctx, "return ("+expr+");", out) })
 }
 
 func (w *webkit) NewTab(bool) error {
-	ctx := context.Background()
-	old, err := w.s.WindowHandle(ctx)
-	if err != nil {
-		return err
-	}
-	h, err := w.s.NewTab(ctx)
-	if err != nil {
-		return err
-	}
-	if err := w.s.SwitchTo(ctx, old); err != nil {
-		return err
-	}
-	if err := w.s.CloseWindow(ctx); err != nil {
-		return err
-	}
-	return w.s.SwitchTo(ctx, h)
+	return w.do(func(ctx context.Context) error {
+		old, err := w.s.WindowHandle(ctx)
+		if err != nil {
+			return err
+		}
+		h, err := w.s.NewTab(ctx)
+		if err != nil {
+			return err
+		}
+		if err := w.s.SwitchTo(ctx, old); err != nil {
+			return err
+		}
+		if err := w.s.CloseWindow(ctx); err != nil {
+			return err
+		}
+		return w.s.SwitchTo(ctx, h)
+	})
 }
 
 func (w *webkit) Back() error { return w.Eval(historyBack, nil) }
+
+func (w *webkit) Diagnose() string { return diagnose(w, w.log.String()) }
 
 func (w *webkit) Version() string { return w.version }

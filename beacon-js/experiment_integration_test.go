@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"rumd/internal/testutil"
 )
 
 // probeDelay is how much later variant b's probe host answers than variant a's.
@@ -177,7 +179,7 @@ func mustCompare(t testing.TB, rumd *rumdServer, q url.Values, wantA, wantB int)
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		res, err := http.Get(rumd.URL + "/api/v1/compare?" + q.Encode())
+		res, err := testutil.HTTP.Get(rumd.URL + "/api/v1/compare?" + q.Encode())
 		if err != nil {
 			t.Fatal(err)
 		}

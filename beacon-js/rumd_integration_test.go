@@ -125,7 +125,7 @@ func (s *rumdServer) front(t testing.TB) {
 }
 
 // mustStartRumd starts rumd with cfg and stops it (SIGTERM, then kill) when the test ends;
-// the server's output and config are logged if the test failed.
+// the server's output and config, and the last beacons posted, are logged if the test failed.
 func mustStartRumd(t testing.TB, cfg rumdConfig) *rumdServer {
 	t.Helper()
 	dir := t.TempDir()
@@ -141,6 +141,15 @@ func mustStartRumd(t testing.TB, cfg rumdConfig) *rumdServer {
 	r := testutil.StartRumd(t, rumdBin, "--data", filepath.Join(dir, "data"), "--config", cfgPath)
 	s := &rumdServer{URL: r.URL, proc: r, maskWebdriver: cfg.MaskWebdriver}
 	s.front(t)
+	t.Cleanup(func() {
+		if t.Failed() {
+			got := s.beacons()
+			t.Logf("%d beacons posted through the proxy", len(got))
+			for _, b := range got[max(0, len(got)-3):] {
+				t.Logf("  %s", b)
+			}
+		}
+	})
 	return s
 }
 
@@ -196,7 +205,7 @@ func (s *rumdServer) seriesCounts(t testing.TB, metric, by string) map[string]in
 	if by != "" {
 		q.Set("by", by)
 	}
-	res, err := http.Get(s.URL + "/api/v1/series?" + q.Encode())
+	res, err := testutil.HTTP.Get(s.URL + "/api/v1/series?" + q.Encode())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,6 @@ import (
 	"math"
 	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -70,7 +69,7 @@ func (r *rumd) post(t *testing.T, body []byte, ip string, mobile bool) int {
 	if mobile {
 		req.Header.Set("Sec-CH-UA-Mobile", "?1")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testutil.HTTP.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +83,7 @@ func (r *rumd) getJSON(t *testing.T, path string, v any) {
 	if r.token != "" {
 		req.Header.Set("Authorization", "Bearer "+r.token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testutil.HTTP.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,20 +147,10 @@ func (w *consoleWatch) list() []string {
 
 func mustBrowser(t *testing.T, w *consoleWatch) context.Context {
 	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatalf("chromium not found (apt-get install chromium; make deps does): %v", err)
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(path), chromedp.UserDataDir(t.TempDir()), chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true), chromedp.Flag("disable-gpu", true), chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
+	ctx := testutil.MustChromium(t,
 		chromedp.Flag("hide-scrollbars", true), chromedp.Flag("font-render-hinting", "none"),
 		chromedp.Flag("disable-blink-features", "AutomationControlled"), chromedp.UserAgent(personUA),
 		chromedp.WindowSize(1280, 900))
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
 	if err := chromedp.Listen(ctx, func(ev any) {
 		switch e := ev.(type) {
 		case *runtime.EventConsoleAPICalled:

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"rumd/internal/testutil"
 	"rumd/loadtest"
@@ -27,10 +28,7 @@ func startRumd(t *testing.T, layout string) string {
 	t.Helper()
 	dir := t.TempDir()
 	geo := filepath.Join(dir, "geoip.mmdb")
-	out, err := exec.Command(rumdBin, "loadtest", "--target", "", "--write-geoip", geo, "--geoip-layout", layout).CombinedOutput()
-	if err != nil {
-		t.Fatalf("rumd loadtest --write-geoip: %v\n%s", err, out)
-	}
+	testutil.MustRun(t, time.Minute, exec.Command(rumdBin, "loadtest", "--target", "", "--write-geoip", geo, "--geoip-layout", layout))
 	r := testutil.StartRumd(t, rumdBin, "--data", filepath.Join(dir, "data"),
 		"--geoip", geo, "--trusted-proxies", "127.0.0.1/32",
 		// The tool's synthetic clients come from a few address ranges; at load-test rates
@@ -45,7 +43,10 @@ func runLoadtest(t *testing.T, args ...string) (int, *loadtest.Report) {
 	cmd := exec.Command(rumdBin, append([]string{"loadtest", "--json"}, args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	_, err := testutil.Run(5*time.Minute, cmd)
+	if errors.Is(err, testutil.ErrDeadline) {
+		t.Fatalf("rumd loadtest: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
 	code := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

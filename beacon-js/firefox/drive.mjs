@@ -2,7 +2,12 @@
 // browser tests, which are written in Go: it reads one JSON command per line on stdin and
 // answers each with one JSON line on stdout, {"id", "value"} or {"id", "error"}.
 //
-//   node drive.mjs --firefox /usr/bin/firefox-esr --profile DIR
+//   node drive.mjs --firefox /usr/bin/firefox-esr --profile DIR [--op-timeout MS]
+//
+// Every command is answered within --op-timeout (default 25000 ms): one that takes longer is
+// answered with an error, and the next command runs (the late one's result is dropped), so a
+// page that never settles fails its command instead of holding up every later one. The
+// script also ends, closing Firefox, when its stdin closes (the test ended).
 //
 // A tab opened as a person's hides the automation from its pages: a preload script makes
 // navigator.webdriver false before any page script runs, as it is in a visitor's browser.
@@ -56,15 +61,27 @@ await page.bringToFront();
 
 const sleep = (d) => new Promise((r) => setTimeout(r, d));
 
+const opTimeout = Number(opt('--op-timeout') || 25000);
+// within settles as p does, or rejects after ms: the op's own promise is left to settle.
+const within = (p, ms, what) => {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(what + ': no result within ' + ms + ' ms')), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+};
+
 // afterBack is set once the tab went back in history. puppeteer-core 24 over BiDi then
 // never sees the load of a later page.goto when the page was restored from Firefox's
 // back-forward cache (the navigation happens; the wait times out), so goto navigates from
-// the page and watches the new document until it has loaded, for at most 30 s.
+// the page and watches the new document until it has loaded, for at most loadTimeout.
 let afterBack = false;
+// loadTimeout ends a load's wait before the command's own bound, so its error says why.
+const loadTimeout = Math.max(1000, opTimeout - 1000);
 const gotoByScript = async (url) => {
   const old = await page.evaluate('location.href');
   await page.evaluate((u) => setTimeout(() => { location.href = u; }, 0), url);
-  const deadline = Date.now() + 30000;
+  const deadline = Date.now() + loadTimeout;
   for (;;) {
     let state = '';
     try {
@@ -72,7 +89,7 @@ const gotoByScript = async (url) => {
     } catch (e) {} // the old document went away under the evaluation
     // (Going to the URL already shown cannot tell the two documents apart: not done here.)
     if (state === url + ' complete' && url !== old) return;
-    if (Date.now() > deadline) throw new Error('load of ' + url + ' not complete after 30 s (last: ' + state + ')');
+    if (Date.now() > deadline) throw new Error('load of ' + url + ' not complete after ' + loadTimeout + ' ms (last: ' + state + ')');
     await sleep(50);
   }
 };
@@ -80,7 +97,7 @@ const gotoByScript = async (url) => {
 const ops = {
   goto: async (c) => {
     if (afterBack) await gotoByScript(c.url);
-    else await page.goto(c.url, { waitUntil: 'load', timeout: 30000 });
+    else await page.goto(c.url, { waitUntil: 'load', timeout: loadTimeout });
     return null;
   },
   eval: async (c) => page.evaluate(c.expr),
@@ -100,7 +117,7 @@ const ops = {
   },
   version: async () => browser.version(),
   quit: async () => {
-    await browser.close();
+    await within(browser.close(), 10000, 'close').catch(() => browser.process()?.kill('SIGKILL'));
     return null;
   },
 };
@@ -120,12 +137,12 @@ for await (const line of rl) {
   try {
     const fn = ops[c.op];
     if (!fn) throw new Error('unknown op ' + c.op);
-    const value = await fn(c);
+    const value = await within(fn(c), opTimeout, c.op);
     send({ id: c.id, value: value === undefined ? null : value });
     if (c.op === 'quit') process.exit(0);
   } catch (e) {
     send({ id: c.id, error: String((e && e.message) || e) });
   }
 }
-await browser.close().catch(() => {});
+await within(browser.close(), 10000, 'close').catch(() => browser.process()?.kill('SIGKILL'));
 process.exit(0);

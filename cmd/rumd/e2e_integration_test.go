@@ -61,7 +61,7 @@ func (r *rumd) post(body []byte, xff string) int {
 	if xff != "" {
 		req.Header.Set("X-Forwarded-For", xff)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testutil.HTTP.Do(req)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ type summary struct {
 
 func (r *rumd) summary(params url.Values) summary {
 	r.t.Helper()
-	resp, err := http.Get(r.url + "/api/v1/summary?" + params.Encode())
+	resp, err := testutil.HTTP.Get(r.url + "/api/v1/summary?" + params.Encode())
 	if err != nil {
 		r.t.Fatal(err)
 	}

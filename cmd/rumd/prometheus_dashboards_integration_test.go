@@ -43,7 +43,7 @@ func TestPrometheusDashboardsHaveData(t *testing.T) {
 			if i%4 == 0 {
 				req.Header.Set("Sec-CH-UA-Mobile", "?1")
 			}
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := testutil.HTTP.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -49,7 +49,7 @@ func send(t *testing.T, r *rumd, m mix, rng *rand.Rand) []sentValue {
 		req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
 		req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36")
 		req.Header.Set("CF-IPCountry", country)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := testutil.HTTP.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -147,7 +147,7 @@ func TestPrometheusMergesNodes(t *testing.T) {
 	}
 	prom := testutil.MustPrometheus(t, "/metrics/rum", targets...)
 
-	resp, err := http.Get(c.url + "/readyz")
+	resp, err := testutil.HTTP.Get(c.url + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -100,19 +100,23 @@ func mustRig(t *testing.T) *rig {
 	target, _ := url.Parse(r.rumd)
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if req.URL.Path == "/beacon" && req.Method != http.MethodOptions {
-			body, err := io.ReadAll(req.Body)
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusBadRequest)
-				return
-			}
-			req.Body = io.NopCloser(bytes.NewReader(body))
-			r.mu.Lock()
-			r.got = append(r.got, capturedBeacon{Method: req.Method, Query: req.URL.RawQuery, Body: string(body),
-				ContentType: req.Header.Get("Content-Type"), RecvMs: time.Now().UnixMilli()})
-			r.mu.Unlock()
+		if req.URL.Path != "/beacon" || req.Method == http.MethodOptions {
+			proxy.ServeHTTP(w, req)
+			return
 		}
+		body, err := io.ReadAll(req.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		b := capturedBeacon{Method: req.Method, Query: req.URL.RawQuery, Body: string(body),
+			ContentType: req.Header.Get("Content-Type"), RecvMs: time.Now().UnixMilli()}
+		// Recorded once rumd has answered, so a test that saw it can read rumd's counters.
 		proxy.ServeHTTP(w, req)
+		r.mu.Lock()
+		r.got = append(r.got, b)
+		r.mu.Unlock()
 	}))
 	t.Cleanup(front.Close)
 	r.front = front.URL
@@ -331,7 +335,7 @@ func (f form) num(t *testing.T, name string) float64 {
 // summary is rumd's count and median of metric for one variant over the last hour.
 func summary(t *testing.T, rumd, metric, variant string) (float64, float64) {
 	t.Helper()
-	resp, err := http.Get(rumd + "/api/v1/summary?metric=" + metric + "&q=0.5&variant=" + variant + "&by=variant")
+	resp, err := testutil.HTTP.Get(rumd + "/api/v1/summary?metric=" + metric + "&q=0.5&variant=" + variant + "&by=variant")
 	if err != nil {
 		t.Fatal(err)
 	}

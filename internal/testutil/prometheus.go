@@ -1,12 +1,10 @@
 package testutil
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -24,8 +22,7 @@ const PrometheusBinary = "/usr/bin/prometheus"
 // scraping rumd targets every second.
 type Prometheus struct {
 	URL  string
-	cmd  *exec.Cmd
-	logs *bytes.Buffer
+	logs *SyncBuffer
 }
 
 // MustPrometheus starts Prometheus with a temporary config and data directory, scraping
@@ -57,28 +54,32 @@ scrape_configs:
 		tb.Fatal(err)
 	}
 	addr := MustFreeAddr(tb)
-	p := &Prometheus{URL: "http://" + addr, logs: &bytes.Buffer{}}
-	p.cmd = exec.Command(PrometheusBinary,
+	p := &Prometheus{URL: "http://" + addr, logs: &SyncBuffer{}}
+	cmd := exec.Command(PrometheusBinary,
 		"--config.file="+cfgPath,
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr,
 		"--enable-feature=native-histograms",
 		"--log.level=warn",
 	)
-	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
-	if err := p.cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
+	cmd.Stdout, cmd.Stderr = p.logs, p.logs
+	proc := MustStart(tb, cmd)
 	tb.Cleanup(func() {
-		p.cmd.Process.Kill()
-		p.cmd.Wait()
+		if tb.Failed() {
+			tb.Logf("Prometheus output:\n%s", p.logs)
+		}
 	})
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get(p.URL + "/-/ready"); err == nil {
+		if resp, err := HTTP.Get(p.URL + "/-/ready"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
 				return p
 			}
+		}
+		select {
+		case <-proc.Done():
+			tb.Fatalf("Prometheus exited at start (%v):\n%s", proc.Err(), p.logs)
+		default:
 		}
 		if time.Now().After(deadline) {
 			tb.Fatalf("Prometheus not ready within 30 s:\n%s", p.logs)
@@ -123,12 +124,15 @@ func (p *Prometheus) MustQuery(tb testing.TB, expr string, at time.Time) []PromS
 	if !at.IsZero() {
 		v.Set("time", strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64))
 	}
-	resp, err := http.Get(p.URL + "/api/v1/query?" + v.Encode())
+	resp, err := HTTP.Get(p.URL + "/api/v1/query?" + v.Encode())
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatalf("query %s: read the answer: %v", expr, err)
+	}
 	var ans struct {
 		Status string `json:"status"`
 		Error  string `json:"error"`

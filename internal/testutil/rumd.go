@@ -1,7 +1,6 @@
 package testutil
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -33,7 +32,7 @@ func RunWithRumd(m *testing.M, bin *string) {
 	*bin = filepath.Join(dir, "rumd")
 	build := exec.Command("go", "build", "-o", *bin, "rumd/cmd/rumd")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
+	if _, err := Run(10*time.Minute, build); err != nil {
 		fmt.Fprintln(os.Stderr, "build rumd:", err)
 		os.RemoveAll(dir)
 		os.Exit(2)
@@ -48,46 +47,32 @@ type Rumd struct {
 	// URL is the base URL of the bound address, e.g. http://127.0.0.1:41234.
 	URL  string
 	tb   testing.TB
-	cmd  *exec.Cmd
+	proc *Proc
 	logs *SyncBuffer
-	done chan struct{}
-	err  error // the process's exit, once done is closed
 }
 
-// StartRumd runs `bin serve --listen 127.0.0.1:0 args...` and reads the address it bound
-// back from its start-up log line, so no port is picked before it is taken. It fails the
-// test if rumd does not announce itself within 30 s or exits first. The process gets SIGTERM
-// (then SIGKILL after 30 s) when the test ends; its output is logged if the test failed.
+// StartRumd runs `bin serve --listen 127.0.0.1:0 args...` (MustStart) and reads the address
+// it bound back from its start-up log line, so no port is picked before it is taken. It
+// fails the test if rumd does not announce itself within 30 s or exits first. The process
+// gets SIGTERM (then SIGKILL after 30 s) when the test ends; its output is logged if the
+// test failed.
 func StartRumd(tb testing.TB, bin string, args ...string) *Rumd {
 	tb.Helper()
-	r := &Rumd{tb: tb, logs: &SyncBuffer{}, done: make(chan struct{})}
-	r.cmd = exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
-	stderr, err := r.cmd.StderrPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	r.cmd.Stdout = r.logs
-	if err := r.cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
+	r := &Rumd{tb: tb, logs: &SyncBuffer{}}
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
 	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Bytes()
-			r.logs.Write(append(line, '\n'))
-			var l struct{ Msg, Addr string }
-			if json.Unmarshal(line, &l) == nil && l.Msg == "rumd serving" && l.Addr != "" {
-				select {
-				case addr <- l.Addr:
-				default:
-				}
+	cmd.Stdout = r.logs
+	cmd.Stderr = NewLineWriter(func(line []byte) {
+		r.logs.Write(append(line, '\n'))
+		var l struct{ Msg, Addr string }
+		if json.Unmarshal(line, &l) == nil && l.Msg == "rumd serving" && l.Addr != "" {
+			select {
+			case addr <- l.Addr:
+			default:
 			}
 		}
-		r.err = r.cmd.Wait()
-		close(r.done)
-	}()
+	})
+	r.proc = MustStart(tb, cmd)
 	tb.Cleanup(func() {
 		if r.Running() {
 			_ = r.Stop(syscall.SIGTERM)
@@ -100,8 +85,8 @@ func StartRumd(tb testing.TB, bin string, args ...string) *Rumd {
 	case a := <-addr:
 		r.URL = "http://" + a
 		return r
-	case <-r.done:
-		tb.Fatalf("rumd exited at start (%v):\n%s", r.err, r.logs)
+	case <-r.proc.Done():
+		tb.Fatalf("rumd exited at start (%v):\n%s", r.proc.Err(), r.logs)
 	case <-time.After(30 * time.Second):
 		tb.Fatalf("rumd did not announce its address within 30 s:\n%s", r.logs)
 	}
@@ -111,7 +96,7 @@ func StartRumd(tb testing.TB, bin string, args ...string) *Rumd {
 // Running reports whether the process has not exited yet.
 func (r *Rumd) Running() bool {
 	select {
-	case <-r.done:
+	case <-r.proc.Done():
 		return false
 	default:
 		return true
@@ -122,16 +107,11 @@ func (r *Rumd) Running() bool {
 // test. It returns the process's exit error (non-nil after SIGKILL, nil after a clean stop).
 func (r *Rumd) Stop(sig syscall.Signal) error {
 	r.tb.Helper()
-	_ = r.cmd.Process.Signal(sig)
-	select {
-	case <-r.done:
-		return r.err
-	case <-time.After(30 * time.Second):
-		_ = r.cmd.Process.Kill()
-		<-r.done
-		r.tb.Errorf("rumd did not stop within 30 s of %v", sig)
-		return r.err
+	err := r.proc.Stop(sig, 30*time.Second)
+	if r.Running() || (err != nil && err != r.proc.Err()) {
+		r.tb.Errorf("rumd: %v", err)
 	}
+	return r.proc.Err()
 }
 
 // PID is the process id, e.g. to read its /proc/PID/status.
@@ -147,7 +127,7 @@ func (r *Rumd) Metrics(token string) map[string]*dto.MetricFamily {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := HTTP.Do(req)
 	if err != nil {
 		r.tb.Fatal(err)
 	}
@@ -205,6 +185,10 @@ func Eventually(tb testing.TB, timeout time.Duration, cond func() (ok bool, stat
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// HTTP is the client tests talk to the processes they start with: a request that gets no
+// answer fails after 30 s instead of hanging the test.
+var HTTP = &http.Client{Timeout: 30 * time.Second}
 
 // SyncBuffer is a bytes.Buffer safe for one writer and concurrent readers (a process's
 // output read while it runs).

@@ -26,10 +26,17 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("webdriver: %s (HTTP %d): %s", e.Code, e.Status, e.Message)
 }
 
+// DefaultTimeout bounds each command when Client.Timeout is zero: a driver that never
+// answers (WebKitWebDriver after some history.back()) must fail the command, not hang it.
+const DefaultTimeout = 60 * time.Second
+
 // Client talks to one driver at Base, e.g. "http://127.0.0.1:4444".
 type Client struct {
 	Base string
 	HTTP *http.Client
+	// Timeout bounds each command, whatever the context's own deadline (zero:
+	// DefaultTimeout).
+	Timeout time.Duration
 }
 
 // Session is one browser session of a driver.
@@ -41,6 +48,12 @@ type Session struct {
 }
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	d := c.Timeout
+	if d <= 0 {
+		d = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -62,12 +75,15 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	}
 	res, err := hc.Do(req)
 	if err != nil {
+		if ctx.Err() == context.DeadlineExceeded {
+			return fmt.Errorf("webdriver: %s %s: no answer within %v: %w", method, path, d, err)
+		}
 		return fmt.Errorf("webdriver: %s %s: %w", method, path, err)
 	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
 	if err != nil {
-		return fmt.Errorf("webdriver: read answer to %s %s: %w", method, path, err)
+		return fmt.Errorf("webdriver: read answer to %s %s (deadline %v): %w", method, path, d, err)
 	}
 	var env struct {
 		Value json.RawMessage `json:"value"`
