@@ -318,6 +318,20 @@ func (p *Proc) Err() error { return p.err }
 // Pid is the supervisor's process id, which is also the process group's.
 func (p *Proc) Pid() int { return p.Cmd.Process.Pid }
 
+// ChildPid is the process id of the command itself, the supervisor's child (to read its
+// /proc/PID/status), or 0 once it has exited. The supervisor starts it at once; ChildPid
+// waits up to 5 s for it to appear.
+func (p *Proc) ChildPid() int {
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if kids := Descendants(p.Pid()); len(kids) > 0 {
+			return kids[0] // breadth first: a direct child comes first
+		}
+		if time.Now().After(deadline) {
+			return 0
+		}
+	}
+}
+
 // WaitFor waits for the process to exit for at most d, and reports whether it did.
 func (p *Proc) WaitFor(d time.Duration) bool {
 	t := time.NewTimer(d)

@@ -114,8 +114,8 @@ func (r *Rumd) Stop(sig syscall.Signal) error {
 	return r.proc.Err()
 }
 
-// PID is the process id, e.g. to read its /proc/PID/status.
-func (r *Rumd) PID() int { return r.cmd.Process.Pid }
+// PID is rumd's own process id (not its supervisor's), e.g. to read its /proc/PID/status.
+func (r *Rumd) PID() int { return r.proc.ChildPid() }
 
 // Logs is everything the process wrote so far.
 func (r *Rumd) Logs() string { return r.logs.String() }
