@@ -359,12 +359,13 @@ func loadConfig(args []string) (*Config, error) {
 	return &cfg, nil
 }
 
-// decodeConfig reads YAML over cfg; unknown keys are errors, so a typo is never ignored.
+// decodeConfig reads YAML over cfg; unknown keys are errors, so a typo is never ignored,
+// and every error names the option's key.
 func decodeConfig(raw []byte, cfg *Config) error {
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		return err
+		return namedYAMLError(raw, err)
 	}
 	return nil
 }

@@ -67,7 +67,7 @@ func TestConfigErrorsNameTheOption(t *testing.T) {
 		args       []string
 		want       string
 	}{
-		{name: "unknown key", yaml: "lisen: :80\n", want: "field lisen not found"},
+		{name: "unknown key", yaml: "lisen: :80\n", want: "lisen (line 1): no such option"},
 		{name: "bad listen", args: []string{"--listen", "nowhere"}, want: "listen"},
 		{name: "bad proxy", args: []string{"--trusted-proxies", "10.0.0.0/33"}, want: "10.0.0.0/33"},
 		{name: "bad view", yaml: "views: [[planet]]\n", want: `unknown dimension "planet"`},
