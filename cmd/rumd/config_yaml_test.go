@@ -53,3 +53,23 @@ func TestConfigTypeErrorsNameTheKey(t *testing.T) {
 		})
 	}
 }
+
+// FuzzDecodeConfig feeds decodeConfig arbitrary files: it returns an error or a config,
+// never panics, and a type error it rewrites still names a line.
+func FuzzDecodeConfig(f *testing.F) {
+	for _, seed := range []string{
+		"", "hello", "- a\n- b\n", "listen: :8080\n", "ingest:\n  read_timeout: 10\n",
+		"rate_limit: {per_address: fifty}\n", "a: &x 1\nshards: *x\n", "caps: {page: [1]}\n",
+		"views: [[page], 3]\n", "page_rules: [{match: 5}]\n", "listen: :1\nlisten: :2\n",
+		"ingest: {cors_origins: {a: b}}\n", "experiments: [{variants: [{weight: x}]}]\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		cfg := defaultConfig()
+		err := decodeConfig(raw, &cfg)
+		if err != nil && strings.Contains(err.Error(), "cannot unmarshal") && !strings.Contains(err.Error(), "line ") {
+			t.Fatalf("type error without a line: %v", err)
+		}
+	})
+}
