@@ -51,9 +51,9 @@ type Options struct {
 	// ReadRateLimit bounds the expensive reads (query API, Graphite render and find, the
 	// native-histogram exposition) one client address and one prefix may ask for.
 	ReadRateLimit ratelimit.Options
-	// Token, when set (at least MinTokenLen characters, no white space), is required as "Authorization: Bearer <token>" on everything but
-	// ingest, the snippet, the test pages, the health endpoints and (unless MetricsToken)
-	// /metrics.
+	// Token, when set (at least MinTokenLen characters, no white space), is required as
+	// "Authorization: Bearer <token>" on everything but ingest, the snippet, the test pages,
+	// the health endpoints and (unless MetricsToken) /metrics.
 	Token string
 	// MetricsToken puts /metrics behind the token too.
 	MetricsToken bool

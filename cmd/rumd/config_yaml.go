@@ -122,9 +122,12 @@ func nameYAMLLine(idx map[int][]yamlValue, line string) string {
 	}
 	msg += " into " + into
 	if into == "time.Duration" {
-		if tag == "!!int" || tag == "!!float" {
+		switch {
+		case (tag == "!!int" || tag == "!!float") && !strings.HasSuffix(value, "..."):
 			msg += fmt.Sprintf(": a duration needs its unit, use %ss", value)
-		} else {
+		case tag == "!!int" || tag == "!!float":
+			msg += ": a duration needs its unit, like 10s"
+		default:
 			msg += ": use a duration like 10s, 5m or 24h"
 		}
 	}

@@ -35,6 +35,8 @@ func TestConfigTypeErrorsNameTheKey(t *testing.T) {
 			want: []string{"caps.page (line 1)", "into int"}},
 		{name: "bool", yaml: "public_graphs: maybe\n",
 			want: []string{"public_graphs (line 1)", "into bool"}},
+		{name: "long number duration", yaml: "ingest:\n  idle_timeout: 12345678901\n",
+			want: []string{"ingest.idle_timeout (line 2)", "needs its unit, like 10s"}},
 		{name: "two errors", yaml: "retention:\n  1m: 48\n  1h: 30\n",
 			want: []string{"retention.1m (line 2)", "use 48s", "retention.1h (line 3)", "use 30s"}},
 		{name: "unknown key in a section", yaml: "ingest:\n  read_timout: 10s\n",
