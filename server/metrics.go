@@ -5,6 +5,8 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"rumd/promexp"
 )
 
 type metrics struct {
@@ -41,8 +43,9 @@ func (s *Server) metrics(c *fiber.Ctx) error {
 	return adaptor.HTTPHandler(h)(c)
 }
 
-// rumMetrics serves the sketches as native histograms; promhttp negotiates the protobuf
-// format Prometheus asks for when native histograms are enabled.
+// rumMetrics serves the sketches as native histograms; promexp.Handler negotiates the
+// protobuf format Prometheus asks for when native histograms are enabled, and heads the
+// text format with a note that its histograms have no buckets.
 // It takes one of the expensive-read slots: a scrape of many series is a read like any other.
 func (s *Server) rumMetrics(c *fiber.Ctx) error {
 	_, done, err := s.deps.Engine.Begin(c.UserContext())
@@ -50,6 +53,5 @@ func (s *Server) rumMetrics(c *fiber.Ctx) error {
 		return s.queryError(c, "rum_metrics", err)
 	}
 	defer done()
-	h := promhttp.HandlerFor(s.deps.RUMGatherer, promhttp.HandlerOpts{})
-	return adaptor.HTTPHandler(h)(c)
+	return adaptor.HTTPHandler(promexp.Handler(s.deps.RUMGatherer))(c)
 }

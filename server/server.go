@@ -23,6 +23,10 @@ import (
 	"rumd/server/ratelimit"
 )
 
+// MinTokenLen is the fewest characters a token or scrape token may have: short enough to
+// paste, far too many to guess.
+const MinTokenLen = 16
+
 // Options configures the HTTP stage.
 type Options struct {
 	// IngestPath is where beacons are posted.
@@ -47,9 +51,9 @@ type Options struct {
 	// ReadRateLimit bounds the expensive reads (query API, Graphite render and find, the
 	// native-histogram exposition) one client address and one prefix may ask for.
 	ReadRateLimit ratelimit.Options
-	// Token, when set, is required as "Authorization: Bearer <token>" on everything but
-	// ingest, the snippet, the test pages, the health endpoints and (unless MetricsToken)
-	// /metrics.
+	// Token, when set (at least MinTokenLen characters, no white space), is required as
+	// "Authorization: Bearer <token>" on everything but ingest, the snippet, the test pages,
+	// the health endpoints and (unless MetricsToken) /metrics.
 	Token string
 	// MetricsToken puts /metrics behind the token too.
 	MetricsToken bool
@@ -116,11 +120,11 @@ func (o Options) Validate() error {
 			return fmt.Errorf("%s must be positive, got %s", name, d)
 		}
 	}
-	if o.Token != "" && (len(o.Token) < 16 || strings.ContainsAny(o.Token, " \t\r\n")) {
-		return errors.New("token must be at least 16 characters with no white space")
+	if o.Token != "" && (len(o.Token) < MinTokenLen || strings.ContainsAny(o.Token, " \t\r\n")) {
+		return fmt.Errorf("token must be at least %d characters with no white space", MinTokenLen)
 	}
-	if o.ScrapeToken != "" && (o.Token == "" || o.ScrapeToken == o.Token || len(o.ScrapeToken) < 16 || strings.ContainsAny(o.ScrapeToken, " \t\r\n")) {
-		return errors.New("scrape token needs a token, must differ from it, and must be at least 16 characters with no white space")
+	if o.ScrapeToken != "" && (o.Token == "" || o.ScrapeToken == o.Token || len(o.ScrapeToken) < MinTokenLen || strings.ContainsAny(o.ScrapeToken, " \t\r\n")) {
+		return fmt.Errorf("scrape token needs a token, must differ from it, and must be at least %d characters with no white space", MinTokenLen)
 	}
 	if err := o.ReadRateLimit.Validate(); err != nil {
 		return fmt.Errorf("read %w", err)

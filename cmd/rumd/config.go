@@ -282,9 +282,9 @@ func serveFlags(cfg *Config, configPath *string) *flag.FlagSet {
 	rateLimitFlags(fs, "", "ingest", &cfg.RateLimit)
 	rateLimitFlags(fs, "read-", "query API, Graphite and /metrics/rum", &cfg.ReadRateLimit)
 	fs.StringVar(&cfg.PprofListen, "pprof-listen", cfg.PprofListen, "serve Go's /debug/pprof profiles on this address (e.g. 127.0.0.1:6060); empty: off")
-	fs.StringVar(&cfg.Token, "token", cfg.Token, "bearer token required by the query, Graphite, dashboard and admin endpoints (empty: open)")
-	fs.BoolVar(&cfg.MetricsToken, "metrics-token", cfg.MetricsToken, "require the token on /metrics too")
-	fs.StringVar(&cfg.ScrapeToken, "scrape-token", cfg.ScrapeToken, "second bearer token accepted on /metrics and /metrics/rum only, for Prometheus (needs --token)")
+	fs.StringVar(&cfg.Token, "token", cfg.Token, fmt.Sprintf("bearer token required by the query, Graphite, dashboard and admin endpoints, and /metrics/rum: at least %d characters, no white space (empty: open)", server.MinTokenLen))
+	fs.BoolVar(&cfg.MetricsToken, "metrics-token", cfg.MetricsToken, fmt.Sprintf("require the token (--token, at least %d characters) on /metrics too", server.MinTokenLen))
+	fs.StringVar(&cfg.ScrapeToken, "scrape-token", cfg.ScrapeToken, fmt.Sprintf("second bearer token accepted on /metrics and /metrics/rum only, for Prometheus: at least %d characters, no white space, not the same as --token (needs --token)", server.MinTokenLen))
 	fs.BoolVar(&cfg.PublicGraphs, "public-graphs", cfg.PublicGraphs, "answer GET /render graph images (png, svg) without the token, for <img> tags")
 	fs.Var(stringList{&cfg.TrustedProxies}, "trusted-proxies", "comma-separated CIDRs whose X-Forwarded-For and country header are believed")
 	fs.StringVar(&cfg.CountryHeader, "country-header", cfg.CountryHeader, "CDN country header, e.g. CF-IPCountry (trusted proxies only)")
@@ -359,12 +359,13 @@ func loadConfig(args []string) (*Config, error) {
 	return &cfg, nil
 }
 
-// decodeConfig reads YAML over cfg; unknown keys are errors, so a typo is never ignored.
+// decodeConfig reads YAML over cfg; unknown keys are errors, so a typo is never ignored,
+// and every error names the option's key.
 func decodeConfig(raw []byte, cfg *Config) error {
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		return err
+		return namedYAMLError(raw, err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"rumd/server"
 )
 
 const examplePath = "../../rumd.example.yaml"
@@ -102,4 +105,55 @@ func lookup(m *yaml.Node, name string) (*yaml.Node, *yaml.Node) {
 		}
 	}
 	return nil, nil
+}
+
+// TestExampleCommentsStateTheRules checks what the comments of rumd.example.yaml and the
+// flag help say where an operator sets a token or the country database: the token length
+// rule that start-up enforces, and that an empty geoip loads the bundled database while
+// `none` turns countries off.
+func TestExampleCommentsStateTheRules(t *testing.T) {
+	raw, err := os.ReadFile(examplePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	comment := func(key string) string {
+		k, _ := lookup(doc.Content[0], key)
+		if k == nil {
+			t.Fatalf("%s missing from the example", key)
+		}
+		return strings.Join(strings.Fields(strings.ReplaceAll(k.HeadComment+" "+k.LineComment, "#", " ")), " ")
+	}
+	var path string
+	fs := serveFlags(&Config{Caps: map[string]int{}}, &path)
+	rule := fmt.Sprintf("at least %d characters", server.MinTokenLen)
+	for _, key := range []string{"token", "metrics_token", "scrape_token"} {
+		if c := comment(key); !strings.Contains(c, rule) {
+			t.Errorf("example comment of %s %q does not say %q", key, c, rule)
+		}
+		flagName := strings.ReplaceAll(key, "_", "-")
+		if u := fs.Lookup(flagName).Usage; !strings.Contains(u, rule) {
+			t.Errorf("--%s help %q does not say %q", flagName, u, rule)
+		}
+	}
+	// The rule stated is the rule enforced: one character fewer is refused, that many is not.
+	short := strings.Repeat("x", server.MinTokenLen-1)
+	if _, err := loadConfig([]string{"--token", short}); err == nil {
+		t.Errorf("a token of %d characters was accepted", len(short))
+	}
+	if _, err := loadConfig([]string{"--token", short + "x"}); err != nil {
+		t.Errorf("a token of %d characters was refused: %v", server.MinTokenLen, err)
+	}
+
+	geo := comment("geoip")
+	_, empty, _ := strings.Cut(geo, "empty:")
+	if empty, _, _ = strings.Cut(empty, ";"); strings.Contains(empty, "XX") || !strings.Contains(empty, "bundled") {
+		t.Errorf("example comment of geoip says empty means %q; empty loads the bundled database", empty)
+	}
+	if !strings.Contains(geo, noGeoIP+": no database, every country is XX") {
+		t.Errorf("example comment of geoip %q does not say %q turns countries off", geo, noGeoIP)
+	}
 }

@@ -67,7 +67,7 @@ func TestConfigErrorsNameTheOption(t *testing.T) {
 		args       []string
 		want       string
 	}{
-		{name: "unknown key", yaml: "lisen: :80\n", want: "field lisen not found"},
+		{name: "unknown key", yaml: "lisen: :80\n", want: "lisen (line 1): no such option"},
 		{name: "bad listen", args: []string{"--listen", "nowhere"}, want: "listen"},
 		{name: "bad proxy", args: []string{"--trusted-proxies", "10.0.0.0/33"}, want: "10.0.0.0/33"},
 		{name: "bad view", yaml: "views: [[planet]]\n", want: `unknown dimension "planet"`},
@@ -174,7 +174,7 @@ experiments:
 		{"zero weight", "experiments: [{name: x, variants: [{name: a, weight: 1}, {name: b}]}]\n", `variant "b": weight 0`},
 		{"variant in two experiments", "experiments: [{name: x, variants: [{name: a, weight: 1}, {name: b, weight: 1}]}, " +
 			"{name: y, variants: [{name: a, weight: 1}, {name: c, weight: 1}]}]\n", `also used in experiment "x"`},
-		{"typo", "experiments: [{name: x, variants: [{name: a, wieght: 1}, {name: b, weight: 1}]}]\n", "field wieght not found"},
+		{"typo", "experiments: [{name: x, variants: [{name: a, wieght: 1}, {name: b, weight: 1}]}]\n", "experiments[0].variants[0].wieght (line 1): no such option"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := loadConfig([]string{"--config", writeConfig(t, tc.yaml)})

@@ -4,9 +4,11 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"rumd/geoip"
 	"rumd/ingest/enrich"
+	"rumd/server"
 )
 
 // noGeoIP is the --geoip value that turns the default database off.
@@ -36,4 +38,24 @@ func resolveGeoIP(logger *slog.Logger, flagValue string, o *enrich.Options) {
 	}
 	o.GeoIPPath = path
 	logger.Info("using the default GeoIP database", "path", path, "source", geoip.Package+" (CC0-1.0)")
+}
+
+// geoipHealth is the geoip component of /readyz at time now: the database's path, build
+// date and age, how to refresh it, and a warning once it is older than geoip.WarnAge.
+func geoipHealth(enr *enrich.Enricher, now time.Time) server.Health {
+	path, built, ok := enr.GeoIPInfo()
+	if !ok {
+		return server.Health{Status: server.Unknown, Attributes: map[string]any{"configured": false, "note": "no database: every country is XX"}}
+	}
+	f := geoip.Age(path, built, now)
+	h := server.Health{Status: server.Healthy, Attributes: map[string]any{
+		"path": path, "built": built.UTC().Format(time.RFC3339), "age_days": f.AgeDays, "refresh": f.Refresh,
+	}}
+	if f.Stale {
+		h.Status = server.Warning
+	}
+	if f.Note != "" {
+		h.Attributes["note"] = f.Note
+	}
+	return h
 }

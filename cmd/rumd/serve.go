@@ -228,19 +228,7 @@ func healthChecks(st sketchStore, agg *aggregator.Aggregator, enr *enrich.Enrich
 			}
 			return h
 		}},
-		{Name: "geoip", Check: func() server.Health {
-			path, built, ok := enr.GeoIPInfo()
-			if !ok {
-				return server.Health{Status: server.Unknown, Attributes: map[string]any{"configured": false, "note": "no database: every country is XX"}}
-			}
-			age := time.Since(built)
-			h := server.Health{Status: server.Healthy, Attributes: map[string]any{"path": path, "built": built.UTC().Format(time.RFC3339), "age_days": int(age.Hours() / 24)}}
-			if age > 60*24*time.Hour {
-				h.Status = server.Warning
-				h.Attributes["note"] = "database is over 60 days old; countries drift as address blocks move"
-			}
-			return h
-		}},
+		{Name: "geoip", Check: func() server.Health { return geoipHealth(enr, time.Now()) }},
 		{Name: "aggregator", Check: func() server.Health {
 			depth, capacity := agg.QueueDepth(), agg.QueueCapacity()
 			h := server.Health{Status: server.Healthy, Attributes: map[string]any{"queue_depth": depth, "queue_capacity": capacity}}
