@@ -69,8 +69,15 @@ func TestCompareCommandPrintsVerdict(t *testing.T) {
 	text := out.String()
 	t.Log("\n" + text)
 	if code != 0 || !strings.Contains(text, "verdict: b is faster at p75 by") || !strings.Contains(text, "p95") ||
-		!strings.Contains(text, "variant=cdn-a, 400 page views") {
+		!strings.Contains(text, "variant=cdn-a, read ") || !strings.Contains(text, " UTC, 400 page views") ||
+		!strings.Contains(text, "* the 95% confidence interval excludes 0") {
 		t.Fatalf("exit %d, output:\n%s\nstderr: %s", code, text, errOut.String())
+	}
+	// No row has the star: no footnote explains it.
+	out.Reset()
+	if code := compareMain([]string{"--target", base, "--metric", "ttfb", "--to", "+1m", "--a", "variant=cdn-a", "--b", "variant=never-seen"}, &out, &errOut); code != 0 ||
+		strings.Contains(out.String(), "*") || !strings.Contains(out.String(), "verdict: too few page views") {
+		t.Fatalf("exit %d, output without a significant row:\n%s\nstderr: %s", code, out.String(), errOut.String())
 	}
 	out.Reset()
 	if code := compareMain([]string{"--target", base, "--metric", "nope", "--a", "variant=x"}, &out, &errOut); code != 1 ||
