@@ -33,6 +33,29 @@ type tseries struct {
 	// comparePercentiles).
 	sketches []*ddsketch.DDSketch
 	view     string // the view the series was read from, with sketches
+	// path is the rumd path a series was fetched under when it is named by it (one series
+	// of a path, not a merge or group), for legend to show it decoded while it keeps that
+	// name.
+	path string
+}
+
+// legend is the name shown to people (the JSON target Grafana puts in its legend, the
+// graph's legend, CSV): a series still named by its rumd path shows its dimension nodes
+// decoded, rumd.page./about.html.ttfb.p75 rather than rumd.page.~about%2Ehtml.ttfb.p75,
+// as a name given by a function (alias, aliasByNode, sumSeries) is shown as given. The
+// path itself stays in the tag "name", for whatever reads names back as paths; the
+// empty value keeps its lone "%", which shows it is empty.
+func (s *tseries) legend() string {
+	if s.path == "" || s.name != s.path {
+		return s.name
+	}
+	nodes := strings.Split(s.path, ".")
+	for i := 2; i < len(nodes)-2; i++ {
+		if v, err := DecodeNode(nodes[i]); err == nil && v != "" {
+			nodes[i] = v
+		}
+	}
+	return strings.Join(nodes, ".")
 }
 
 // metricName is the metric a fetched series reads, from its tags.
@@ -349,7 +372,11 @@ func (ec *evalCtx) fetchPath(pattern string, g *grouping) ([]*tseries, error) {
 						name = strings.Join(key, ".")
 					}
 					tags["name"] = name
-					out = append(out, ec.newSeries(name, pattern, viewName(v), tags, st, grp.Points))
+					ts := ec.newSeries(name, pattern, viewName(v), tags, st, grp.Points)
+					if g == nil {
+						ts.path = name
+					}
+					out = append(out, ts)
 				}
 			}
 		}
