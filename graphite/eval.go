@@ -37,6 +37,9 @@ type tseries struct {
 	// of a path, not a merge or group), for legend to show it decoded while it keeps that
 	// name.
 	path string
+	// asked is the range the series was asked over (shifted, under timeShift) and read the
+	// range its points merge, widened to whole steps: comparePercentiles' windows.
+	asked, read query.Window
 }
 
 // legend is the name shown to people (the JSON target Grafana puts in its legend, the
@@ -193,7 +196,8 @@ func (ec *evalCtx) newSeries(name, pathExpr, view string, tags map[string]string
 			}
 		}
 	}
-	return &tseries{name: name, expr: pathExpr, tags: tags, stat: st, start: base, step: step, values: vals, sketches: sketches, view: view}
+	return &tseries{name: name, expr: pathExpr, tags: tags, stat: st, start: base, step: step, values: vals, sketches: sketches, view: view,
+		asked: query.Window{From: ec.from, To: ec.until}, read: query.Window{From: base, To: base + step*int64(n)}}
 }
 
 // queryRange is what the queries read: whole steps, from the first step's start to the last
