@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"rumd/internal/testutil"
 )
 
 // TestDiskBytesAfterWrite: the size on disk that /api/v1/status and the home page show
@@ -29,26 +31,11 @@ func TestDiskBytesAfterWrite(t *testing.T) {
 		}
 	}
 	after := db.DiskBytes()
-	metric := gatherGauge(t, reg, "rumd_storage_disk_bytes")
+	metric := testutil.MustMetric(t, reg, "rumd_storage_disk_bytes")
 	t.Logf("disk bytes: %d before, %d after 60 windows, gauge %v", before, after, metric)
 	// 60 windows of 200 series each are written to the write-ahead log at least: well
 	// over 100 KiB whatever the encoding.
 	if after-before < 100<<10 || metric < float64(before+100<<10) {
 		t.Fatalf("disk bytes did not grow with the writes: %d before, %d after, gauge %v", before, after, metric)
 	}
-}
-
-func gatherGauge(t *testing.T, g prometheus.Gatherer, name string) float64 {
-	t.Helper()
-	mfs, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			return mf.GetMetric()[0].GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("%s not gathered", name)
-	return 0
 }
