@@ -87,15 +87,13 @@ func (s *Server) selection(c *fiber.Ctx, p *apiParams, side string, now time.Tim
 	sel := *p
 	info := Selection{Filters: map[string]string{}}
 	var err error
-	if v := c.Query(side + ".from"); v != "" {
-		if sel.From, err = query.ParseTime(v, now); err != nil {
-			return nil, info, badParam(query.BadTime, "%s.from: %v", side, err)
-		}
+	// A side without its own from or to takes the shared one as asked, not as widened, so
+	// that a.to=-1h against the shared from=-1h is a boundary, not an overlap.
+	if sel.From, err = query.ParseTime(c.Query(side+".from", c.Query("from", defaultFrom)), now); err != nil {
+		return nil, info, badParam(query.BadTime, "%s.from: %v", side, err)
 	}
-	if v := c.Query(side + ".to"); v != "" {
-		if sel.To, err = query.ParseTime(v, now); err != nil {
-			return nil, info, badParam(query.BadTime, "%s.to: %v", side, err)
-		}
+	if sel.To, err = query.ParseTime(c.Query(side+".to", c.Query("to", defaultTo)), now); err != nil {
+		return nil, info, badParam(query.BadTime, "%s.to: %v", side, err)
 	}
 	if sel.From >= sel.To {
 		return nil, info, badParam(query.BadTime, "%s: from (%d) must be before to (%d)", side, sel.From, sel.To)
