@@ -3,6 +3,9 @@ package graphite
 import (
 	"fmt"
 	"math"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/DataDog/sketches-go/ddsketch"
 
@@ -52,13 +55,20 @@ func fnComparePercentiles(ec *evalCtx, e *expr) ([]*tseries, error) {
 	}
 	whole := *ec
 	whole.step, whole.sketches = 0, true
-	var sides [2]*compareSide
-	for i, label := range []string{roleA, roleB} {
-		list, err := whole.eval(e.args[i])
-		if err != nil {
+	var lists [2][]*tseries
+	for i := range lists {
+		var err error
+		if lists[i], err = whole.eval(e.args[i]); err != nil {
 			return nil, err
 		}
-		if sides[i], err = mergeSide(e, label, list); err != nil {
+	}
+	cut, err := apart(&whole, e, &lists)
+	if err != nil {
+		return nil, err
+	}
+	var sides [2]*compareSide
+	for i, label := range []string{roleA, roleB} {
+		if sides[i], err = mergeSide(e, label, lists[i]); err != nil {
 			return nil, err
 		}
 	}
@@ -84,6 +94,14 @@ func fnComparePercentiles(ec *evalCtx, e *expr) ([]*tseries, error) {
 	label := a.metric.String() + " " + a.st.name
 	one := func(name, role string, v float64) *tseries {
 		tags := map[string]string{"name": name, "metric": a.metric.String(), "stat": a.st.name, "compare": role}
+		for i, side := range []string{roleA, roleB} {
+			if w, ok := windowOf(lists[i]); ok {
+				tags[side+"_from"], tags[side+"_to"] = strconv.FormatInt(w.From, 10), strconv.FormatInt(w.To, 10)
+			}
+		}
+		if cut != "" {
+			tags["cut"] = cut
+		}
 		return &tseries{name: name, expr: name, tags: tags, stat: a.st, start: base, step: step, values: []float64{v}}
 	}
 	out := []*tseries{one(verdict, roleDelta, d.Delta)}
@@ -133,4 +151,71 @@ func mergeSide(e *expr, label string, list []*tseries) (*compareSide, error) {
 		sd.n++
 	}
 	return sd, nil
+}
+
+// apart keeps two sides that select the same page views over different windows (a
+// timeShift'ed side against the unshifted one) from reading one stored minute on both
+// sides, as query.Engine.Apart does for /api/v1/compare: when the widened windows share a
+// minute, each side is read again over its cut window, and the note says so. The same
+// selection over the same window on both sides is refused.
+func apart(whole *evalCtx, e *expr, lists *[2][]*tseries) (note string, err error) {
+	var asked [2]query.Window
+	var keys [2]string
+	for i, list := range lists {
+		var ok bool
+		if asked[i], keys[i], ok = selectionOf(list); !ok {
+			return "", nil // an empty side, or one mixing windows: nothing read twice to cut
+		}
+	}
+	if keys[0] != keys[1] {
+		return "", nil // different series: different page views
+	}
+	if asked[0] == asked[1] {
+		return "", query.Errorf(query.BadSelection, "%s compares the same selection on both sides (%s over the same range); compare different series, or timeShift one side", e.s, keys[0])
+	}
+	cutA, cutB, cut, err := whole.h.eng.Apart(whole.h.opts.Now(), asked[0], asked[1])
+	if err != nil || !cut {
+		return "", err
+	}
+	for i, w := range []query.Window{cutA, cutB} {
+		sub := *whole
+		shift := asked[i].From - whole.from
+		sub.from, sub.until = w.From-shift, w.To-shift
+		if lists[i], err = sub.eval(e.args[i]); err != nil {
+			return "", err
+		}
+	}
+	return query.CutNote(cutA, cutB), nil
+}
+
+// selectionOf is what one side selects: the window asked of its series and their tags but
+// name and timeShift, which say how it was read, not what; ok is false when it has no
+// series or its series were asked over different windows.
+func selectionOf(list []*tseries) (asked query.Window, key string, ok bool) {
+	var parts []string
+	for i, s := range list {
+		if i > 0 && s.asked != asked {
+			return asked, "", false
+		}
+		asked = s.asked
+		var kv []string
+		for k, v := range s.tags {
+			if k != "name" && k != "timeShift" {
+				kv = append(kv, k+"="+v)
+			}
+		}
+		slices.Sort(kv)
+		parts = append(parts, strings.Join(kv, ","))
+	}
+	slices.Sort(parts)
+	return asked, strings.Join(parts, ";"), len(list) > 0
+}
+
+// windowOf is the window a side's series were read over, in stored minutes (or hours or
+// days); ok is false when the side has no series.
+func windowOf(list []*tseries) (query.Window, bool) {
+	if len(list) == 0 {
+		return query.Window{}, false
+	}
+	return list[0].read, true
 }

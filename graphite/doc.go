@@ -60,6 +60,13 @@
 // null when a side has too few page views). Every series is tagged metric, stat and compare
 // (delta, a, b, ci_low, ci_high). Each side must read one percentile of one metric from one
 // view; counts and series computed from numbers (sumSeries, constantLine) are refused.
+// Every series is tagged a_from, a_to, b_from and b_to too: the windows read, in unix
+// seconds on whole stored minutes (or hours or days). Two sides that select the same series
+// (a timeShift'ed side against the unshifted one) never read one stored minute on both
+// sides: when their windows meet inside one, as timeShift(x, '3min') over the last three
+// minutes does, that minute holds page views of both and is read by neither, and the tag
+// cut says so; windows that overlap as asked (a range longer than the shift), and the same
+// series over the same range on both sides, are refused with bad_selection.
 //
 // # Formats, graphs and alerting
 //

@@ -33,6 +33,32 @@ type tseries struct {
 	// comparePercentiles).
 	sketches []*ddsketch.DDSketch
 	view     string // the view the series was read from, with sketches
+	// path is the rumd path a series was fetched under when it is named by it (one series
+	// of a path, not a merge or group), for legend to show it decoded while it keeps that
+	// name.
+	path string
+	// asked is the range the series was asked over (shifted, under timeShift) and read the
+	// range its points merge, widened to whole steps: comparePercentiles' windows.
+	asked, read query.Window
+}
+
+// legend is the name shown to people (the JSON target Grafana puts in its legend, the
+// graph's legend, CSV): a series still named by its rumd path shows its dimension nodes
+// decoded, rumd.page./about.html.ttfb.p75 rather than rumd.page.~about%2Ehtml.ttfb.p75,
+// as a name given by a function (alias, aliasByNode, sumSeries) is shown as given. The
+// path itself stays in the tag "name", for whatever reads names back as paths; the
+// empty value keeps its lone "%", which shows it is empty.
+func (s *tseries) legend() string {
+	if s.path == "" || s.name != s.path {
+		return s.name
+	}
+	nodes := strings.Split(s.path, ".")
+	for i := 2; i < len(nodes)-2; i++ {
+		if v, err := DecodeNode(nodes[i]); err == nil && v != "" {
+			nodes[i] = v
+		}
+	}
+	return strings.Join(nodes, ".")
 }
 
 // metricName is the metric a fetched series reads, from its tags.
@@ -170,7 +196,8 @@ func (ec *evalCtx) newSeries(name, pathExpr, view string, tags map[string]string
 			}
 		}
 	}
-	return &tseries{name: name, expr: pathExpr, tags: tags, stat: st, start: base, step: step, values: vals, sketches: sketches, view: view}
+	return &tseries{name: name, expr: pathExpr, tags: tags, stat: st, start: base, step: step, values: vals, sketches: sketches, view: view,
+		asked: query.Window{From: ec.from, To: ec.until}, read: query.Window{From: base, To: base + step*int64(n)}}
 }
 
 // queryRange is what the queries read: whole steps, from the first step's start to the last
@@ -349,7 +376,11 @@ func (ec *evalCtx) fetchPath(pattern string, g *grouping) ([]*tseries, error) {
 						name = strings.Join(key, ".")
 					}
 					tags["name"] = name
-					out = append(out, ec.newSeries(name, pattern, viewName(v), tags, st, grp.Points))
+					ts := ec.newSeries(name, pattern, viewName(v), tags, st, grp.Points)
+					if g == nil {
+						ts.path = name
+					}
+					out = append(out, ts)
 				}
 			}
 		}

@@ -137,7 +137,7 @@ func appendCSV(list []*tseries, loc *time.Location) []byte {
 	w := csv.NewWriter(&buf)
 	var num []byte
 	for _, s := range list {
-		name := csvsafe.Cell(s.name)
+		name := csvsafe.Cell(s.legend())
 		for i, v := range s.values {
 			val := ""
 			if !math.IsNaN(v) && !math.IsInf(v, 0) {

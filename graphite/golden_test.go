@@ -34,7 +34,7 @@ func TestGolden(t *testing.T) {
 		{"/render", grafanaForm("B", "groupByNode(rumd.page_country.*.DE.lcp.p95, 2, 'merge')", "-6h", "now", 1)},
 		{"/render", grafanaForm("C", "timeShift(mergeSeries(rumd.page.~search.inp.p50), '1min')", "-3min", "now", 100)},
 		{"/render", grafanaForm("D", "sumSeries(rumd.nav.*.ttfb.p95)", "-5min", "now", 100)},
-		{"/render", grafanaForm("E", "comparePercentiles(timeShift(mergeSeries(rumd.country.*.ttfb.p75), '1min'), mergeSeries(rumd.country.*.ttfb.p75), true)", "-2min", "now", 1000)},
+		{"/render", grafanaForm("E", "comparePercentiles(timeShift(mergeSeries(rumd.country.*.ttfb.p75), '3min'), mergeSeries(rumd.country.*.ttfb.p75), true)", "-3min", "now", 1000)},
 		{"/metrics/find?from=-1h&until=now", url.Values{"query": {"rumd.page.*"}}},
 		{"/functions", url.Values{}},
 	} {

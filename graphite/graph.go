@@ -330,7 +330,7 @@ func addSeries(p *plot.Plot, leg *plot.Legend, o *graphOptions, list []*tseries)
 		case o.areaMode == "all", o.areaMode == "first" && i == 0:
 			fill = colorWithAlpha(c, 0x60)
 		}
-		out[i].name, out[i].thumb = s.name, &plotter.Line{LineStyle: style, FillColor: fill}
+		out[i].name, out[i].thumb = s.legend(), &plotter.Line{LineStyle: style, FillColor: fill}
 		var seg plotter.XYs
 		flush := func() {
 			switch len(seg) {

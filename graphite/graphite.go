@@ -216,7 +216,7 @@ func appendRender(b []byte, list []*tseries) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, `{"target":`...)
-		b = appendJSONString(b, s.name)
+		b = appendJSONString(b, s.legend())
 		b = append(b, `,"step":`...)
 		b = strconv.AppendInt(b, s.step, 10)
 		b = append(b, `,"tags":`...)

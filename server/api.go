@@ -38,6 +38,9 @@ type apiParams struct {
 // minutes.
 const seriesPoints = 1440
 
+// The range a query reads when it gives no from or to.
+const defaultFrom, defaultTo = "-1h", "now"
+
 func badParam(reason query.Reason, format string, a ...any) error {
 	return query.Errorf(reason, format, a...)
 }
@@ -56,10 +59,10 @@ func (s *Server) parseParams(c *fiber.Ctx, withStep bool) (*apiParams, error) {
 	p.Metric = m
 	now := s.deps.Now()
 	var err error
-	if p.From, err = query.ParseTime(c.Query("from", "-1h"), now); err != nil {
+	if p.From, err = query.ParseTime(c.Query("from", defaultFrom), now); err != nil {
 		return nil, badParam(query.BadTime, "from: %v", err)
 	}
-	if p.To, err = query.ParseTime(c.Query("to", "now"), now); err != nil {
+	if p.To, err = query.ParseTime(c.Query("to", defaultTo), now); err != nil {
 		return nil, badParam(query.BadTime, "to: %v", err)
 	}
 	if p.From >= p.To {
@@ -267,7 +270,7 @@ func (s *Server) timeRange(c *fiber.Ctx) (int64, int64, error) {
 	if err != nil {
 		return 0, 0, badParam(query.BadTime, "from: %v", err)
 	}
-	to, err := query.ParseTime(c.Query("to", "now"), now)
+	to, err := query.ParseTime(c.Query("to", defaultTo), now)
 	if err != nil {
 		return 0, 0, badParam(query.BadTime, "to: %v", err)
 	}

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"maps"
 	"math"
 	"sort"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -14,12 +16,16 @@ import (
 // DefaultCompareQuantiles are compared when a request gives no q.
 const DefaultCompareQuantiles = "0.5,0.75,0.95"
 
-// Selection describes one side of a comparison in the answer.
+// Selection describes one side of a comparison in the answer. From and To are the window
+// read, in whole stored minutes (or hours or days): the asked window widened to the stored
+// resolution and, when the two sides met inside one stored minute, cut apart (see
+// CompareAnswer.Cut).
 type Selection struct {
 	Count   float64           `json:"count"`
 	From    int64             `json:"from"`
 	To      int64             `json:"to"`
 	Filters map[string]string `json:"filters,omitempty"`
+	asked   query.Window      // the window as asked, before widening
 }
 
 // CompareGroup is the comparison of one group (all of it when there is no group-by).
@@ -67,30 +73,32 @@ type CompareAnswer struct {
 	Metric string   `json:"metric"`
 	Unit   string   `json:"unit"`
 	View   []string `json:"view"`
+	// Cut, when set, says how windows a and b, which met inside a stored minute, were cut
+	// apart so that no page view counts on both sides (query.Engine.Apart).
+	Cut string `json:"cut,omitempty"`
 	CompareGroup
 	Groups []CompareGroup `json:"groups,omitempty"`
 }
 
 // selection is one side of a comparison: the shared parameters with its own a.* or b.*
-// overrides (a time range, dimension values).
-func (s *Server) selection(c *fiber.Ctx, p *apiParams, side string) (*apiParams, Selection, error) {
+// overrides (a time range, dimension values). Both sides read relative times against one
+// now, so that a.to=-3min and b.from=-3min are the same instant.
+func (s *Server) selection(c *fiber.Ctx, p *apiParams, side string, now time.Time) (*apiParams, Selection, error) {
 	sel := *p
 	info := Selection{Filters: map[string]string{}}
-	now := s.deps.Now()
 	var err error
-	if v := c.Query(side + ".from"); v != "" {
-		if sel.From, err = query.ParseTime(v, now); err != nil {
-			return nil, info, badParam(query.BadTime, "%s.from: %v", side, err)
-		}
+	// A side without its own from or to takes the shared one as asked, not as widened, so
+	// that a.to=-1h against the shared from=-1h is a boundary, not an overlap.
+	if sel.From, err = query.ParseTime(c.Query(side+".from", c.Query("from", defaultFrom)), now); err != nil {
+		return nil, info, badParam(query.BadTime, "%s.from: %v", side, err)
 	}
-	if v := c.Query(side + ".to"); v != "" {
-		if sel.To, err = query.ParseTime(v, now); err != nil {
-			return nil, info, badParam(query.BadTime, "%s.to: %v", side, err)
-		}
+	if sel.To, err = query.ParseTime(c.Query(side+".to", c.Query("to", defaultTo)), now); err != nil {
+		return nil, info, badParam(query.BadTime, "%s.to: %v", side, err)
 	}
 	if sel.From >= sel.To {
 		return nil, info, badParam(query.BadTime, "%s: from (%d) must be before to (%d)", side, sel.From, sel.To)
 	}
+	info.asked = query.Window{From: sel.From, To: sel.To}
 	sel.From, sel.To = s.deps.Engine.Span(now, sel.From, sel.To)
 	info.From, info.To = sel.From, sel.To
 	for d := series.Dim(0); d < series.NumDims; d++ {
@@ -100,6 +108,29 @@ func (s *Server) selection(c *fiber.Ctx, p *apiParams, side string) (*apiParams,
 		}
 	}
 	return &sel, info, nil
+}
+
+// apart refuses two sides that select the same page views, and keeps two windows over the
+// same filters from reading one stored minute twice (query.Engine.Apart), setting the
+// windows read on the selections; the note says how they were cut, if they were.
+func (s *Server) apart(now time.Time, pa, pb *apiParams, infoA, infoB *Selection) (note string, err error) {
+	if !maps.Equal(infoA.Filters, infoB.Filters) {
+		return "", nil // different values of a dimension: different page views
+	}
+	if infoA.asked == infoB.asked || infoA.From == infoB.From && infoA.To == infoB.To {
+		return "", badParam(query.BadSelection, "a and b are the same selection (the same filters over %s to %s): give different a.<dim>/b.<dim> values or a.from/a.to/b.from/b.to",
+			time.Unix(infoA.From, 0).UTC().Format(time.RFC3339), time.Unix(infoA.To, 0).UTC().Format(time.RFC3339))
+	}
+	wa, wb, cut, err := s.deps.Engine.Apart(now, infoA.asked, infoB.asked)
+	if err != nil {
+		return "", err
+	}
+	pa.From, pa.To, infoA.From, infoA.To = wa.From, wa.To, wa.From, wa.To
+	pb.From, pb.To, infoB.From, infoB.To = wb.From, wb.To, wb.From, wb.To
+	if cut {
+		note = query.CutNote(wa, wb)
+	}
+	return note, nil
 }
 
 // compare answers GET /api/v1/compare: two selections (variants over one range, or two
@@ -121,16 +152,18 @@ func (s *Server) compare(c *fiber.Ctx) error {
 	if err != nil {
 		return s.queryError(c, endpoint, err)
 	}
-	pa, infoA, err := s.selection(c, p, "a")
+	now := s.deps.Now()
+	pa, infoA, err := s.selection(c, p, "a", now)
 	if err != nil {
 		return s.queryError(c, endpoint, err)
 	}
-	pb, infoB, err := s.selection(c, p, "b")
+	pb, infoB, err := s.selection(c, p, "b", now)
 	if err != nil {
 		return s.queryError(c, endpoint, err)
 	}
-	if len(infoA.Filters) == 0 && len(infoB.Filters) == 0 && infoA.From == infoB.From && infoA.To == infoB.To {
-		return s.queryError(c, endpoint, badParam(query.BadSelection, "a and b are the same selection: give a.<dim>/b.<dim> values or a.from/a.to/b.from/b.to"))
+	cut, err := s.apart(now, pa, pb, &infoA, &infoB)
+	if err != nil {
+		return s.queryError(c, endpoint, err)
 	}
 	// Both sides are read from one view, the one that holds both sides' dimensions.
 	for d := series.Dim(0); d < series.NumDims; d++ {
@@ -150,7 +183,7 @@ func (s *Server) compare(c *fiber.Ctx) error {
 	if err != nil {
 		return s.queryError(c, endpoint, err)
 	}
-	ans := CompareAnswer{Metric: p.Metric.String(), Unit: p.Metric.Unit(), View: ra.View.Names()}
+	ans := CompareAnswer{Metric: p.Metric.String(), Unit: p.Metric.Unit(), View: ra.View.Names(), Cut: cut}
 	headline := headline(p.Quantiles)
 	byKey := map[string]*query.Group{}
 	key := func(l *series.Labels) string { return string(series.AppendKey(nil, series.View{Dims: p.By}, l)) }

@@ -144,8 +144,8 @@ func newMetrics(reg prometheus.Registerer, db *DB) *metrics {
 	if reg != nil {
 		reg.MustRegister(m.flushDuration, m.rollupDuration, m.written, m.dropped, m.maintErrors,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-				Name: "rumd_storage_disk_bytes", Help: "Bytes on disk of the sketch database (LSM and value log).",
-			}, func() float64 { lsm, vlog := db.bdb.Size(); return float64(lsm + vlog) }),
+				Name: "rumd_storage_disk_bytes", Help: "Bytes on disk of the sketch database, all its files as allocated (-1: unreadable).",
+			}, func() float64 { return float64(db.DiskBytes()) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "rumd_storage_flushed_until_seconds", Help: "End of the last window written to disk, unix seconds.",
 			}, func() float64 { return float64(db.flushed.Load()) }),
@@ -302,10 +302,23 @@ func (db *DB) Check() error {
 	return nil
 }
 
-// DiskBytes is the store's size on disk as Badger accounts it.
+// DiskBytes is the space the store's files take on disk: every file of its directory (LSM
+// tables, value and write-ahead logs, manifest), as allocated. Badger's own Size counts
+// only tables and value logs and is refreshed once a minute, so a store that had just
+// taken its first windows (still in the write-ahead log) read 0 B. A directory read and a
+// stat per file: a few dozen files, read when scraped or asked for the status.
 func (db *DB) DiskBytes() int64 {
-	lsm, vlog := db.bdb.Size()
-	return lsm + vlog
+	entries, err := os.ReadDir(db.dir)
+	if err != nil {
+		return -1
+	}
+	var n int64
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() {
+			n += allocatedBytes(fi)
+		}
+	}
+	return n
 }
 
 type badgerLogger struct{ l *slog.Logger }

@@ -1,6 +1,9 @@
 package storage
 
-import "syscall"
+import (
+	"os"
+	"syscall"
+)
 
 func freeBytes(dir string) int64 {
 	var st syscall.Statfs_t
@@ -8,4 +11,13 @@ func freeBytes(dir string) int64 {
 		return -1
 	}
 	return int64(st.Bavail) * st.Bsize
+}
+
+// allocatedBytes is the space a file takes on disk: Badger preallocates and memory-maps its
+// log files, so their apparent size says little about what is used.
+func allocatedBytes(fi os.FileInfo) int64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Blocks * 512
+	}
+	return fi.Size()
 }

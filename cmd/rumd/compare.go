@@ -138,6 +138,10 @@ func printCompare(w io.Writer, ans *server.CompareAnswer, a, b string) {
 		groups = []server.CompareGroup{ans.CompareGroup}
 	}
 	fmt.Fprintf(w, "%s (%s), view [%s]\n", ans.Metric, unit, strings.Join(ans.View, ","))
+	if ans.Cut != "" {
+		fmt.Fprintf(w, "note: %s\n", ans.Cut)
+	}
+	starred := false
 	for _, g := range groups {
 		if len(g.Labels) > 0 {
 			var l []string
@@ -146,7 +150,8 @@ func printCompare(w io.Writer, ans *server.CompareAnswer, a, b string) {
 			}
 			fmt.Fprintf(w, "\n%s\n", strings.Join(l, " "))
 		}
-		fmt.Fprintf(w, "  a: %s, %.0f page views\n  b: %s, %.0f page views\n", a, g.A.Count, b, g.B.Count)
+		fmt.Fprintf(w, "  a: %s, %s, %.0f page views\n  b: %s, %s, %.0f page views\n",
+			a, window(g.A), g.A.Count, b, window(g.B), g.B.Count)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "  quantile\ta\tb\tb − a\trel\t95% CI of b − a\t\t")
 		for _, d := range g.Quantiles {
@@ -157,6 +162,7 @@ func printCompare(w io.Writer, ans *server.CompareAnswer, a, b string) {
 			mark := ""
 			if d.Significant {
 				mark = "*"
+				starred = true
 			}
 			rel := "n/a"
 			if d.Rel != nil {
@@ -167,7 +173,16 @@ func printCompare(w io.Writer, ans *server.CompareAnswer, a, b string) {
 		tw.Flush()
 		fmt.Fprintf(w, "  verdict: %s\n", g.Verdict)
 	}
-	fmt.Fprintln(w, "\n* the 95% confidence interval excludes 0")
+	if starred {
+		fmt.Fprintln(w, "\n* the 95% confidence interval excludes 0")
+	}
+}
+
+// window is the time range a side was read over, in the stored minutes (or hours or days)
+// rumd read, so that a reader sees exactly which page views each side holds.
+func window(s server.Selection) string {
+	f := func(t int64) string { return time.Unix(t, 0).UTC().Format("2006-01-02 15:04") }
+	return fmt.Sprintf("read %s to %s UTC", f(s.From), f(s.To))
 }
 
 func num(v *float64) string {

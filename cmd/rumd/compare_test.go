@@ -69,9 +69,29 @@ func TestCompareCommandPrintsVerdict(t *testing.T) {
 	text := out.String()
 	t.Log("\n" + text)
 	if code != 0 || !strings.Contains(text, "verdict: b is faster at p75 by") || !strings.Contains(text, "p95") ||
-		!strings.Contains(text, "variant=cdn-a, 400 page views") {
+		!strings.Contains(text, "variant=cdn-a, read ") || !strings.Contains(text, " UTC, 400 page views") ||
+		!strings.Contains(text, "* the 95% confidence interval excludes 0") {
 		t.Fatalf("exit %d, output:\n%s\nstderr: %s", code, text, errOut.String())
 	}
+	// No row has the star: no footnote explains it.
+	out.Reset()
+	if code := compareMain([]string{"--target", base, "--metric", "ttfb", "--to", "+1m", "--a", "variant=cdn-a", "--b", "variant=never-seen"}, &out, &errOut); code != 0 ||
+		strings.Contains(out.String(), "*") || !strings.Contains(out.String(), "verdict: too few page views") {
+		t.Fatalf("exit %d, output without a significant row:\n%s\nstderr: %s", code, out.String(), errOut.String())
+	}
+	// Before/after a change three minutes ago: the table says which minutes each side read,
+	// and, when the boundary fell inside a minute, that the minute was read by neither.
+	out.Reset()
+	deploy := time.Now().Unix()/60*60 - 150 // inside the minute [m-180, m-120)
+	at := func(t int64) string { return fmt.Sprint(t) }
+	before := []string{"--target", base, "--metric", "ttfb", "--a", "from=" + at(deploy-3600) + ",to=" + at(deploy), "--b", "from=" + at(deploy) + ",to=now"}
+	minute := func(t int64) string { return time.Unix(t, 0).UTC().Format("15:04") }
+	if code := compareMain(before, &out, &errOut); code != 0 || !strings.Contains(out.String(), "note: a and b met inside stored data") ||
+		!strings.Contains(out.String(), "to "+time.Unix(deploy-30, 0).UTC().Format("2006-01-02 15:04")+" UTC, 0 page views") ||
+		!strings.Contains(out.String(), "read "+time.Unix(deploy+30, 0).UTC().Format("2006-01-02 15:04")+" to ") {
+		t.Fatalf("before/after at %s: exit %d, output:\n%s\nstderr: %s", minute(deploy), code, out.String(), errOut.String())
+	}
+	t.Log("\n" + out.String())
 	out.Reset()
 	if code := compareMain([]string{"--target", base, "--metric", "nope", "--a", "variant=x"}, &out, &errOut); code != 1 ||
 		!strings.Contains(errOut.String(), "bad_metric") {
@@ -80,5 +100,4 @@ func TestCompareCommandPrintsVerdict(t *testing.T) {
 	if code := compareMain([]string{"--a", "novalue"}, &out, &errOut); code != 2 {
 		t.Fatalf("bad flag: exit %d", code)
 	}
-	_ = fmt.Sprint
 }
