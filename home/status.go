@@ -34,8 +34,8 @@ func newStatus(g prometheus.Gatherer) *status {
 }
 
 // FewViews is the count below which the page marks a percentile "few views": under 20
-// views a p75 is one of the five slowest, and its 95% order-statistic interval spans from
-// about the median to the maximum (docs/statistics.md), so one more view can move it a lot.
+// views a p75 is one of the five slowest, and even at 20 its 95% order-statistic interval
+// spans ranks 12 to 19 (docs/statistics.md), so one more view can move it a lot.
 // The status answer carries it so the page and any other client mark the same cells.
 const FewViews = 20
 
