@@ -238,11 +238,11 @@ func seedRecords(now time.Time, offsets []int64, n int, seed uint64) []series.Re
 	return out
 }
 
-// exactQuantile is the value at sorted index floor(q·(n−1)).
+// exactQuantile is the nearest-rank quantile of vals, the definition rumd reads sketches with.
 func exactQuantile(vals []float64, q float64) float64 {
 	s := append([]float64(nil), vals...)
 	sort.Float64s(s)
-	return s[int(math.Floor(q*float64(len(s)-1)))]
+	return sketch.ExactQuantile(s, q)
 }
 
 // values lists the records' values of metric m in [from, to) whose labels match the given

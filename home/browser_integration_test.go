@@ -200,6 +200,9 @@ type summary struct {
 	} `json:"rows"`
 }
 
+// fewViews is home.FewViews, the count under which the page marks a percentile "few views".
+const fewViews = 20
+
 // ms is how the page prints a millisecond value in its tables.
 func ms(v float64) string {
 	s := strconv.FormatInt(int64(math.Round(v)), 10)
@@ -227,7 +230,12 @@ func TestHomePageShowsTheData(t *testing.T) {
 			const rows = {};
 			for (const tr of document.querySelectorAll('#' + id + ' tbody tr[data-key]')) {
 				const cells = {};
-				for (const td of tr.querySelectorAll('td[data-metric]')) cells[td.dataset.metric] = td.textContent;
+				for (const td of tr.querySelectorAll('td[data-metric]')) {
+					const v = td.querySelector('.v');
+					cells[td.dataset.metric] = v ? v.textContent : td.textContent;
+					const n = td.querySelector('small.n');
+					if (n) cells[td.dataset.metric + ':n'] = n.textContent;
+				}
 				rows[tr.dataset.key] = cells;
 			}
 			out[id] = rows;
@@ -256,6 +264,14 @@ func TestHomePageShowsTheData(t *testing.T) {
 				if got, want := cells[metric], ms(row.Q["0.75"]); got != want {
 					t.Errorf("%s %s p75: page %q, API %q", dim, key, got, want)
 				}
+				// Beside every percentile its count, marked "few views" under the threshold.
+				want := "n=" + ms(row.Count)
+				if row.Count < fewViews {
+					want += " few views"
+				}
+				if got := cells[metric+":n"]; got != want {
+					t.Errorf("%s %s %s count: page %q, want %q (API count %v)", dim, key, metric, got, want, row.Count)
+				}
 				if metric == "ttfb" {
 					views += row.Count
 					if got, want := cells["views"], ms(row.Count); got != want {
@@ -274,6 +290,19 @@ func TestHomePageShowsTheData(t *testing.T) {
 		}
 	}
 
+	// The seed has both sides of the "few views" threshold: 15 reloads, 20 views per country.
+	if got := tables["t-nav"]["reload"]["ttfb:n"]; got != "n=15 few views" {
+		t.Errorf("navigation reload (15 views): TTFB count shows %q, want \"n=15 few views\"", got)
+	}
+	if got := tables["t-country"]["DE"]["lcp:n"]; got != "n=20" {
+		t.Errorf("country DE (20 views): LCP count shows %q, want \"n=20\" without the marker", got)
+	}
+	// Evaluate, not Text: a missing element must fail the test, not wait for it forever.
+	legend, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('few-n')?.textContent ?? ''`))
+	if legend != strconv.Itoa(fewViews) {
+		t.Errorf("the legend names %q views as the threshold, want %d", legend, fewViews)
+	}
+
 	// Beacons: accepted and rejected by reason, as /api/v1/status counts them.
 	var st struct {
 		Beacons struct {
@@ -283,8 +312,12 @@ func TestHomePageShowsTheData(t *testing.T) {
 		GeoIP *struct {
 			Built int64 `json:"built"`
 		} `json:"geoip"`
+		FewViews int `json:"few_views"`
 	}
 	r.getJSON(t, "/api/v1/status", &st)
+	if st.FewViews != fewViews {
+		t.Errorf("status few_views %d, want %d", st.FewViews, fewViews)
+	}
 	if st.Beacons.Accepted != int64(accepted) || st.Beacons.Rejected["malformed"] != 3 {
 		t.Fatalf("status counts %d accepted, %v rejected; sent %d good and 3 malformed", st.Beacons.Accepted, st.Beacons.Rejected, accepted)
 	}
@@ -303,6 +336,10 @@ func TestHomePageShowsTheData(t *testing.T) {
 	card, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`.card[data-metric="lcp"] .val`)))
 	if want := ms(lcp.Rows[0].Q["0.75"]) + " ms"; card != want {
 		t.Errorf("LCP card shows %q, API says %q", card, want)
+	}
+	cardN, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('.card[data-metric="lcp"] .n small.n')?.textContent ?? ''`))
+	if want := ms(lcp.Rows[0].Count) + " views"; cardN != want {
+		t.Errorf("LCP card count %q, want %q", cardN, want)
 	}
 
 	// Charts: each has its point(s), and the pixels show the line over the three bands.
@@ -343,6 +380,11 @@ func TestHomePageShowsTheData(t *testing.T) {
 	late, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#t-beacons tr[data-key="accepted"] td[data-metric=count]`)))
 	if want := ms(float64(accepted + 5)); late != want {
 		t.Errorf("after a refresh the page shows %q accepted beacons, want %s", late, want)
+	}
+	// The late page group has 5 views: its p75 cells say so.
+	lateN, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#t-page tbody tr')].filter(tr => tr.dataset.key.includes('late')).map(tr => tr.querySelector('td[data-metric=lcp] small.n')?.textContent ?? '')`))
+	if len(lateN) != 1 || lateN[0] != "n=5 few views" {
+		t.Errorf("late page group's LCP count shows %q, want [\"n=5 few views\"]", lateN)
 	}
 
 	if *screenshotPath != "" {

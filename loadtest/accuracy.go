@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"rumd/internal/series"
+	"rumd/internal/sketch"
 )
 
 // weighted is a value sent w times.
@@ -22,9 +23,9 @@ type weighted struct {
 	w uint32
 }
 
-// exactQuantiles returns the number of values and, for each q, the value at sorted index
-// floor(q·(n−1)): the rank convention rumd's sketches read quantiles with. xs is sorted in
-// place.
+// exactQuantiles returns the number of values and, for each q, the value at nearest rank
+// sketch.Rank(q, n) (1-based): the definition rumd's sketches read quantiles with. xs is
+// sorted in place.
 func exactQuantiles(xs []weighted, qs []float64) (int64, []float64) {
 	sort.Slice(xs, func(i, j int) bool { return xs[i].v < xs[j].v })
 	var n int64
@@ -39,11 +40,11 @@ func exactQuantiles(xs []weighted, qs []float64) (int64, []float64) {
 		return 0, out
 	}
 	for i, q := range qs {
-		rank := int64(math.Floor(q * float64(n-1)))
+		k := int64(sketch.Rank(q, float64(n)))
 		var cum int64
 		for _, x := range xs {
 			cum += int64(x.w)
-			if cum > rank {
+			if cum >= k {
 				out[i] = x.v
 				break
 			}

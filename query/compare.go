@@ -12,7 +12,7 @@ import (
 // Comparison of one quantile between two selections A and B.
 //
 // Method: a distribution-free (order-statistic) confidence interval for each side's
-// quantile, read from its merged sketch. For n values and quantile q, the ranks
+// quantile, read from its merged sketch. For n values and quantile q, the (1-based) ranks
 // n·q ± z·√(n·q·(1−q)) bound the q-quantile with about 95% confidence whatever the
 // distribution (the binomial count of values below the true quantile, normal-
 // approximated). The values at those ranks are read from the sketch; their half-distance
@@ -55,7 +55,9 @@ func CompareQuantile(a, b *ddsketch.DDSketch, q float64) QuantileDelta {
 }
 
 // quantileSE is the standard error of quantile q of s from its order-statistic interval;
-// ok is false when the interval's ranks fall outside the sample.
+// ok is false when the interval's ranks fall outside the sample. Ranks are 1-based and read
+// with sketch.ValueAtRank, the reader sketch.Quantile uses, so the interval is centred on
+// the rank the quantile itself is read at (n·q, rounded up).
 func quantileSE(s *ddsketch.DDSketch, q float64) (float64, bool) {
 	n := s.GetCount()
 	if n < 2 {
@@ -63,9 +65,8 @@ func quantileSE(s *ddsketch.DDSketch, q float64) (float64, bool) {
 	}
 	half := z95 * math.Sqrt(n*q*(1-q))
 	lo, hi := n*q-half, n*q+half
-	ok := lo >= 1 && hi <= n-1
-	rank := func(r float64) float64 { return sketch.Quantile(s, math.Min(1, math.Max(0, r/(n-1)))) }
-	vLo, vHi := rank(math.Max(0, lo)), rank(math.Min(n-1, hi))
+	ok := lo >= 1 && hi <= n
+	vLo, vHi := sketch.ValueAtRank(s, lo), sketch.ValueAtRank(s, hi) // clamped to [1, n]
 	stat := (vHi - vLo) / (2 * z95)
 	v := sketch.Quantile(s, q)
 	disc := v * sketch.RelativeAccuracy

@@ -94,3 +94,34 @@ func TestCompareSmallSamples(t *testing.T) {
 		t.Fatalf("verdict %q", v)
 	}
 }
+
+// TestCompareRanksMatchTheQuantile: compare reads its sides and its interval's bounds with
+// the quantile's own 1-based ranks. The p75 interval of n views spans ranks
+// 0.75·n ± 1.96·√(0.1875·n), which fits inside the sample (ranks 1..n) from 12 views on:
+// 12 views can be compared at p75, 11 cannot. (Counted as 0-based ranks, as before, it
+// took 19.) The side's value is its nearest-rank p75.
+func TestCompareRanksMatchTheQuantile(t *testing.T) {
+	side := func(n int) *ddsketch.DDSketch {
+		s := sketch.New()
+		for i := 1; i <= n; i++ {
+			s.Add(float64(100 * i))
+		}
+		return s
+	}
+	for _, c := range []struct {
+		n      int
+		enough bool
+	}{{11, false}, {12, true}, {18, true}} {
+		d := CompareQuantile(side(c.n), side(c.n), 0.75)
+		if d.Enough != c.enough {
+			t.Errorf("%d views per side at p75: enough %v, want %v", c.n, d.Enough, c.enough)
+		}
+		want := float64(100 * int(math.Ceil(0.75*float64(c.n))))
+		if math.Abs(d.A-want) > want*sketch.RelativeAccuracy {
+			t.Errorf("%d views: p75 %v, want %v (rank ⌈0.75·n⌉)", c.n, d.A, want)
+		}
+		if c.enough && !(d.CI[0] < 0 && d.CI[1] > 0) {
+			t.Errorf("%d views, same sample on both sides: interval %v must contain 0", c.n, d.CI)
+		}
+	}
+}

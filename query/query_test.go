@@ -133,7 +133,7 @@ func TestPercentilesAreMergedNotAveraged(t *testing.T) {
 	}
 }
 
-func exactQuantile(sorted []float64, q float64) float64 { return sorted[int(q*float64(len(sorted)-1))] }
+func exactQuantile(sorted []float64, q float64) float64 { return sketch.ExactQuantile(sorted, q) }
 
 // TestRollupsAnswerLongRanges writes three days of data, each minute from storage, and
 // checks day and hour steps against exact quantiles, per group, and that filters pick

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"rumd/internal/geoipfile"
+	"rumd/internal/sketch"
 	"rumd/internal/testutil"
 )
 
@@ -96,7 +97,7 @@ func (r *rumd) summary(params url.Values) summary {
 func exact(vals []float64, q float64) float64 {
 	s := append([]float64(nil), vals...)
 	sort.Float64s(s)
-	return s[int(q*float64(len(s)-1))]
+	return sketch.ExactQuantile(s, q)
 }
 
 // TestEndToEndAccuracy posts a few thousand beacons with known values across pages and

@@ -59,6 +59,24 @@ function count(n) {
   return Math.round(n).toLocaleString('en-US');
 }
 
+// fewViews is the count below which a percentile is marked "few views"; /api/v1/status
+// gives it (docs/home.md), so the page and other clients mark the same cells.
+let fewViews = 20;
+
+function isFew(n) {
+  return n > 0 && n < fewViews;
+}
+
+// countNote is the count shown beside a percentile, with the "few views" marker below
+// fewViews: a p75 of a handful of views is one of the slowest and moves with each new view.
+function countNote(n, long) {
+  const note = el('small', { class: 'n' }, long ? count(n) + (n === 1 ? ' view' : ' views') : 'n=' + count(n));
+  if (isFew(n)) {
+    note.append(' ', el('span', { class: 'few', title: `fewer than ${fewViews} views: this percentile is uncertain` }, 'few views'));
+  }
+  return note;
+}
+
 // ---- cards: the last hour at p75 ----
 
 async function drawCards() {
@@ -69,10 +87,11 @@ async function drawCards() {
     const m = METRICS[i];
     const row = a.rows[0];
     const v = row ? row.q['0.75'] : null;
-    box.append(el('div', { class: 'card ' + rating(m, v), 'data-metric': m.key },
+    const n = row ? row.count : 0;
+    box.append(el('div', { class: 'card ' + rating(m, v) + (isFew(n) ? ' few' : ''), 'data-metric': m.key, 'data-count': String(n) },
       el('div', { class: 'name' }, m.name + ' p75'),
       el('div', { class: 'val' }, fmt(m, v, true)),
-      el('div', { class: 'n' }, row ? count(row.count) + ' views' : 'no data')));
+      el('div', { class: 'n' }, row ? countNote(n, true) : 'no data')));
   });
 }
 
@@ -129,9 +148,11 @@ function makeChart(m) {
       { stroke: '#667085', size: 52, grid: { stroke: '#0000000d' }, ticks: { stroke: '#0000001a' },
         values: (u, vals) => vals.map((v) => (m.unitless ? v.toFixed(2) : count(v))) },
     ],
-    series: [{}, { label: 'p75', stroke: '#2857c5', width: 2, points: { size: 5, fill: '#2857c5' } }],
+    series: [{}, { label: 'p75', stroke: '#2857c5', width: 2, points: { size: 5, fill: '#2857c5' } },
+      // the same values again, only where the point has few views: drawn as hollow rings
+      { label: 'few views', stroke: '#b7791f', width: 2, paths: () => null, points: { show: true, size: 9, fill: '#fff' } }],
   };
-  const u = new uPlot(opts, [[], []], plot);
+  const u = new uPlot(opts, [[], [], []], plot);
   new ResizeObserver(() => u.setSize(chartSize(box))).observe(box);
   charts[m.key] = { u, state };
 }
@@ -147,12 +168,16 @@ async function drawCharts(range) {
     const pts = a.series.length ? a.series[0].points : [];
     const xs = [];
     const ys = [];
+    const few = [];
     for (const p of pts) {
       xs.push(p.t);
       ys.push(p.count > 0 ? p.q['0.75'] : null);
+      few.push(isFew(p.count) ? p.q['0.75'] : null);
     }
-    c.u.setData([xs, ys]);
-    $('charts').querySelector(`[data-metric="${m.key}"]`).dataset.points = String(ys.filter((v) => v !== null).length);
+    c.u.setData([xs, ys, few]);
+    const box = $('charts').querySelector(`[data-metric="${m.key}"]`);
+    box.dataset.points = String(ys.filter((v) => v !== null).length);
+    box.dataset.few = String(few.filter((v) => v !== null).length);
   });
 }
 
@@ -166,8 +191,9 @@ async function breakdown(dim, range) {
   answers.forEach((a, i) => {
     for (const r of a.rows) {
       const key = r.labels[dim];
-      rows[key] = rows[key] || { key, views: 0, q: {} };
+      rows[key] = rows[key] || { key, views: 0, q: {}, n: {} };
       rows[key].q[TABLE_METRICS[i]] = r.q['0.75'];
+      rows[key].n[TABLE_METRICS[i]] = r.count;
       if (TABLE_METRICS[i] === 'ttfb') rows[key].views = r.count;
     }
   });
@@ -187,7 +213,8 @@ function fillTable(id, dim, title, rows) {
     body.append(el('tr', { 'data-key': r.key },
       el('td', {}, r.key),
       el('td', { class: 'num', 'data-metric': 'views' }, count(r.views)),
-      ...TABLE_METRICS.map((k) => el('td', { class: 'num ' + rating(BY[k], r.q[k]), 'data-metric': k }, fmt(BY[k], r.q[k], false)))));
+      ...TABLE_METRICS.map((k) => el('td', { class: 'num ' + rating(BY[k], r.q[k]) + (isFew(r.n[k]) ? ' few' : ''), 'data-metric': k, 'data-count': String(r.n[k] || 0) },
+        el('span', { class: 'v' }, fmt(BY[k], r.q[k], false)), r.n[k] ? countNote(r.n[k], false) : ''))));
   }
   t.append(body);
 }
@@ -326,6 +353,8 @@ async function refresh() {
   $('range-name').textContent = rangeName(range);
   try {
     const [st, ready, dashboards] = await Promise.all([api('/api/v1/status'), api('/readyz'), api('/dashboards/').catch(() => null)]);
+    if (st.few_views > 0) fewViews = st.few_views;
+    $('few-n').textContent = String(fewViews);
     await Promise.all([drawCards(), drawCharts(range), drawTables(range)]);
     drawBeacons(st);
     drawLive(st, ready);

@@ -174,11 +174,56 @@ func MergeEncoded(dst *ddsketch.DDSketch, b []byte) error {
 	return nil
 }
 
-// Quantile reads quantile q of s; NaN for an empty sketch.
+// Rank is the 1-based rank of quantile q among n values under rumd's one quantile
+// definition, nearest rank: the smallest k with k ≥ q·n, and at least 1. The value at that
+// rank is the smallest v such that at least q of the values are ≤ v, so a p75 of {10, 200}
+// is 200 and a p95 of {100, 200, 300, 400} is 400: a quantile is never reported below a
+// value it must cover. (DDSketch's own reader takes rank ⌊q·(n−1)⌋ + 1, which rounds down
+// and at small counts answers the next lower value: p99 of two views was the faster one.)
+// docs/statistics.md says why this definition. q·n is computed in floating point, where
+// 0.95·20 may come out an ulp above 19; the relative slack keeps such products on their
+// integer instead of one rank up. n ≤ 0 gives 0.
+func Rank(q, n float64) float64 {
+	if !(n > 0) {
+		return 0
+	}
+	x := q * n
+	k := math.Ceil(x - x*1e-12)
+	return math.Min(n, math.Max(1, k))
+}
+
+// Quantile reads quantile q (0 ≤ q ≤ 1) of s under the nearest-rank definition (see Rank);
+// NaN for an empty sketch or a q outside [0, 1]. The value is the representative of the
+// bucket holding that rank, within RelativeAccuracy of the exact value.
 func Quantile(s *ddsketch.DDSketch, q float64) float64 {
-	v, err := s.GetValueAtQuantile(q)
-	if err != nil {
+	if !(q >= 0 && q <= 1) {
 		return math.NaN()
 	}
-	return v
+	return ValueAtRank(s, Rank(q, s.GetCount()))
+}
+
+// ValueAtRank reads the value of 1-based rank k of s (k is clamped to [1, count]); NaN
+// for an empty sketch. It is Quantile's reader, and the compare interval's, so both take
+// ranks the same way.
+func ValueAtRank(s *ddsketch.DDSketch, k float64) float64 {
+	n := s.GetCount()
+	if !(n > 0) {
+		return math.NaN()
+	}
+	r := math.Min(n, math.Max(1, math.Ceil(k))) - 1 // 0-based: stores find the first key whose cumulative count exceeds r
+	neg := s.GetNegativeValueStore().TotalCount()
+	switch {
+	case r < neg:
+		return -s.Value(s.GetNegativeValueStore().KeyAtRank(neg - 1 - r))
+	case r < neg+s.GetZeroCount():
+		return 0
+	default:
+		return s.Value(s.GetPositiveValueStore().KeyAtRank(r - neg - s.GetZeroCount()))
+	}
+}
+
+// ExactQuantile is quantile q of sorted (ascending, non-empty) exact values under the same
+// nearest-rank definition as Quantile: the oracle accuracy checks compare a sketch with.
+func ExactQuantile(sorted []float64, q float64) float64 {
+	return sorted[int(Rank(q, float64(len(sorted))))-1]
 }

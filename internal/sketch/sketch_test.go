@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"sort"
 	"testing"
+
+	"github.com/DataDog/sketches-go/ddsketch"
 )
 
 // otelIndex is OpenTelemetry's MapToIndex for a positive scale, written out as its
@@ -93,11 +95,9 @@ func TestQuantileAccuracyAndRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, q := range []float64{0, 0.5, 0.75, 0.95, 0.99, 1} {
-		exact := vals[int(q*float64(len(vals)-1))]
-		for name, sk := range map[string]interface {
-			GetValueAtQuantile(float64) (float64, error)
-		}{"orig": s, "decoded": d, "merged": merged} {
-			got, _ := sk.GetValueAtQuantile(q)
+		exact := ExactQuantile(vals, q)
+		for name, sk := range map[string]*ddsketch.DDSketch{"orig": s, "decoded": d, "merged": merged} {
+			got := Quantile(sk, q)
 			if exact == 0 {
 				if got != 0 {
 					t.Fatalf("%s q=%v: got %v, want 0", name, q, got)
