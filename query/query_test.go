@@ -79,6 +79,16 @@ func (s *stack) advance(t testing.TB, to int64) {
 			t.Fatalf("storage flushed until %d, want %d", s.store.Flushed(), want)
 		}
 	}
+	// The aggregator lets go of a window just after storage marks it written; until then a
+	// query reads it from memory, which tests of how storage is read must not see.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if w, _, _ := s.agg.Held(); w == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("written windows still held by the aggregator")
+		}
+	}
 }
 
 // sync waits until the aggregator has applied every record added.
