@@ -42,6 +42,14 @@ type statusAnswer struct {
 	Queue         queueState     `json:"queue"`
 	Storage       storageState   `json:"storage"`
 	GeoIP         *geoipState    `json:"geoip"`
+	Build         buildState     `json:"build"`
+}
+
+// buildState names the running build, from rumd_build_info's labels.
+type buildState struct {
+	Version   string `json:"version"`
+	Commit    string `json:"commit"`
+	GoVersion string `json:"go_version"`
 }
 
 type beaconCounts struct {
@@ -123,6 +131,8 @@ func (s *status) handle(c *fiber.Ctx) error {
 					a.GeoIP = &geoipState{}
 				}
 				a.GeoIP.Built = int64(v)
+			case "rumd_build_info":
+				a.Build = buildState{label(m, "version"), label(m, "commit"), label(m, "go_version")}
 			case "rumd_geoip_database_info":
 				if a.GeoIP == nil {
 					a.GeoIP = &geoipState{}

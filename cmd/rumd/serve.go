@@ -25,6 +25,7 @@ import (
 	"rumd/home"
 	"rumd/ingest"
 	"rumd/ingest/enrich"
+	"rumd/internal/buildinfo"
 	"rumd/promexp"
 	"rumd/query"
 	"rumd/server"
@@ -68,6 +69,10 @@ func serve(ctx context.Context, logger *slog.Logger, cfg *Config, ready chan<- s
 	resolveGeoIP(logger, cfg.GeoIP, &o.enrich)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	build := buildinfo.Get()
+	if err := buildinfo.Register(reg, build); err != nil {
+		return err
+	}
 
 	var store sketchStore = &noStorage{}
 	if cfg.Storage != "none" {
@@ -117,7 +122,7 @@ func serve(ctx context.Context, logger *slog.Logger, cfg *Config, ready chan<- s
 			func(r fiber.Router) error { return graphite.Mount(r, eng, gopts) },
 			dashboards.Mount,
 			func(r fiber.Router) error {
-				return home.Mount(r, reg, home.Options{Version: version, IngestPath: o.server.IngestPath})
+				return home.Mount(r, reg, home.Options{Version: build.Version, Commit: build.Commit, IngestPath: o.server.IngestPath})
 			},
 		},
 	}, o.server)
@@ -135,7 +140,7 @@ func serve(ctx context.Context, logger *slog.Logger, cfg *Config, ready chan<- s
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	logger.Info("rumd serving", "addr", ln.Addr().String(), "storage", cfg.Storage, "data", cfg.Data, "geoip", o.enrich.GeoIPPath, "prometheus", rum != nil,
-		"ingest", o.server.IngestPath, "views", len(o.agg.Views), "version", version)
+		"ingest", o.server.IngestPath, "views", len(o.agg.Views), "version", build.Version, "commit", build.Commit)
 	logStartURLs(logger, ln.Addr())
 	warnOpenReadAPI(logger, ln.Addr(), o.server.Token)
 	if ready != nil {
