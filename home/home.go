@@ -31,7 +31,9 @@ type Options struct {
 }
 
 // DefaultOptions returns the options of a rumd with nothing configured.
-func DefaultOptions() Options { return Options{Version: "dev", Commit: "unknown", IngestPath: "/timings"} }
+func DefaultOptions() Options {
+	return Options{Version: "dev", Commit: "unknown", IngestPath: "/timings"}
+}
 
 // Validate checks the options.
 func (o Options) Validate() error {
