@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -26,6 +27,7 @@ import (
 	"rumd/ingest"
 	"rumd/ingest/enrich"
 	"rumd/internal/buildinfo"
+	"rumd/internal/tlsconf"
 	"rumd/promexp"
 	"rumd/query"
 	"rumd/server"
@@ -72,6 +74,14 @@ func serve(ctx context.Context, logger *slog.Logger, cfg *Config, ready chan<- s
 	build := buildinfo.Get()
 	if err := buildinfo.Register(reg, build); err != nil {
 		return err
+	}
+	// TLS first: a certificate that does not load stops rumd before it opens anything.
+	var certs *tlsconf.TLS
+	if o.tls.Enabled() {
+		if certs, err = tlsconf.New(logger.With("component", "tls"), reg, o.tls); err != nil {
+			return err
+		}
+		defer certs.Close(context.Background())
 	}
 
 	var store sketchStore = &noStorage{}
@@ -139,9 +149,25 @@ func serve(ctx context.Context, logger *slog.Logger, cfg *Config, ready chan<- s
 		store.Close(context.Background())
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	var stopHTTP func()
+	if certs != nil {
+		ln = tls.NewListener(ln, certs.Config())
+		if cfg.TLS.HTTPListen != "" {
+			if stopHTTP, err = serveHTTPRedirect(cfg.TLS.HTTPListen, certs.HTTPHandler(), logger); err != nil {
+				ln.Close()
+				enr.Close()
+				agg.Close(context.Background())
+				store.Close(context.Background())
+				return err
+			}
+			defer stopHTTP()
+		}
+		go reloadOnHangup(ctx, logger, certs)
+	}
 	logger.Info("rumd serving", "addr", ln.Addr().String(), "storage", cfg.Storage, "data", cfg.Data, "geoip", o.enrich.GeoIPPath, "prometheus", rum != nil,
-		"ingest", o.server.IngestPath, "views", len(o.agg.Views), "version", build.Version, "commit", build.Commit)
-	logStartURLs(logger, ln.Addr())
+		"ingest", o.server.IngestPath, "views", len(o.agg.Views), "version", build.Version, "commit", build.Commit,
+		"tls", certs != nil)
+	logStartURLs(logger, ln.Addr(), certs != nil, o.tls.ACME.Hosts)
 	warnOpenReadAPI(logger, ln.Addr(), o.server.Token)
 	if ready != nil {
 		ready <- ln.Addr().String()
