@@ -162,7 +162,7 @@ func serve(ctx context.Context, logger *slog.Logger, cfg *Config, ready chan<- s
 			}
 			defer stopHTTP()
 		}
-		go reloadOnHangup(ctx, logger, certs)
+		reloadOnHangup(ctx, logger, certs)
 	}
 	logger.Info("rumd serving", "addr", ln.Addr().String(), "storage", cfg.Storage, "data", cfg.Data, "geoip", o.enrich.GeoIPPath, "prometheus", rum != nil,
 		"ingest", o.server.IngestPath, "views", len(o.agg.Views), "version", build.Version, "commit", build.Commit,

@@ -77,10 +77,15 @@ var tlsBindings = []binding{
 }
 
 // reloadOnHangup loads the certificate files again on each SIGHUP (systemctl reload), for a
-// renewal tool that should see its new certificate served at once.
+// renewal tool that should see its new certificate served at once. It returns once it is
+// listening for the signal, and stops listening when ctx ends.
 func reloadOnHangup(ctx context.Context, logger *slog.Logger, certs *tlsconf.TLS) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
+	go watchHangup(ctx, logger, certs, hup)
+}
+
+func watchHangup(ctx context.Context, logger *slog.Logger, certs *tlsconf.TLS, hup chan os.Signal) {
 	defer signal.Stop(hup)
 	for {
 		select {

@@ -46,12 +46,15 @@ func RunWithRumd(m *testing.M, bin *string) {
 // Rumd is a real rumd process serving on 127.0.0.1, started by StartRumd.
 type Rumd struct {
 	// URL is the base URL of the bound address, e.g. http://127.0.0.1:41234.
-	URL  string
-	tb   testing.TB
-	cmd  *exec.Cmd
-	logs *SyncBuffer
-	done chan struct{}
-	err  error // the process's exit, once done is closed
+	URL string
+	// Client reads /metrics; a test of rumd serving HTTPS sets URL to https:// and a client
+	// that trusts its certificate.
+	Client *http.Client
+	tb     testing.TB
+	cmd    *exec.Cmd
+	logs   *SyncBuffer
+	done   chan struct{}
+	err    error // the process's exit, once done is closed
 }
 
 // StartRumd runs `bin serve --listen 127.0.0.1:0 args...` and reads the address it bound
@@ -60,7 +63,7 @@ type Rumd struct {
 // (then SIGKILL after 30 s) when the test ends; its output is logged if the test failed.
 func StartRumd(tb testing.TB, bin string, args ...string) *Rumd {
 	tb.Helper()
-	r := &Rumd{tb: tb, logs: &SyncBuffer{}, done: make(chan struct{})}
+	r := &Rumd{tb: tb, logs: &SyncBuffer{}, done: make(chan struct{}), Client: &http.Client{Timeout: 30 * time.Second}}
 	r.cmd = exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
 	stderr, err := r.cmd.StderrPipe()
 	if err != nil {
@@ -147,7 +150,7 @@ func (r *Rumd) Metrics(token string) map[string]*dto.MetricFamily {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := r.Client.Do(req)
 	if err != nil {
 		r.tb.Fatal(err)
 	}
