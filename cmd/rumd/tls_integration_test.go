@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -35,37 +34,15 @@ func TestTLSReloadOnHangup(t *testing.T) {
 	r.URL = "https://" + addr
 	r.Client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: first.Pool, ServerName: "rum.test"}}}
 
-	served := func() string {
-		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true, ServerName: "rum.test"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		return c.ConnectionState().PeerCertificates[0].SerialNumber.String()
-	}
+	served := func() string { return testutil.ServedSerial(t, addr, "rum.test") }
 	if got := served(); got != first.Leaf.SerialNumber.String() {
 		t.Fatalf("served serial %s, want %s", got, first.Leaf.SerialNumber)
 	}
-	old, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, &tls.Config{RootCAs: first.Pool, ServerName: "rum.test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer old.Close()
-	old.SetDeadline(time.Now().Add(time.Minute))
-	br := bufio.NewReader(old)
+	old := testutil.MustKeepConn(t, addr, "rum.test", first.Pool)
 	get := func(when string) {
 		t.Helper()
-		if _, err := io.WriteString(old, "GET /rumd.js HTTP/1.1\r\nHost: rum.test\r\n\r\n"); err != nil {
-			t.Fatalf("%s: %v", when, err)
-		}
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatalf("%s: the connection opened before the reload: %v", when, err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("%s: GET /rumd.js: %d", when, resp.StatusCode)
+		if code := old.MustGet("/rumd.js"); code != 200 {
+			t.Fatalf("%s: GET /rumd.js on the connection opened before the reload: %d", when, code)
 		}
 	}
 	get("before the reload")

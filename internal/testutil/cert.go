@@ -1,14 +1,18 @@
 package testutil
 
 import (
+	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -78,4 +82,53 @@ func MustWriteAtomic(tb testing.TB, path string, data []byte) {
 	if err := os.Rename(tmp, path); err != nil {
 		tb.Fatal(err)
 	}
+}
+
+// ServedSerial dials addr over TLS asking for name, without checking the certificate, and
+// returns the serial number of the certificate the server showed.
+func ServedSerial(tb testing.TB, addr, name string) string {
+	tb.Helper()
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true, ServerName: name})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer c.Close()
+	return c.ConnectionState().PeerCertificates[0].SerialNumber.String()
+}
+
+// KeptConn is one HTTPS keep-alive connection, to show that requests on a connection opened
+// before a certificate reload still succeed after it.
+type KeptConn struct {
+	tb   testing.TB
+	name string
+	c    *tls.Conn
+	br   *bufio.Reader
+}
+
+// MustKeepConn opens a TLS connection to addr for name, trusting roots; every request on it
+// must finish within a minute of opening it. It is closed when the test ends.
+func MustKeepConn(tb testing.TB, addr, name string, roots *x509.CertPool) *KeptConn {
+	tb.Helper()
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, &tls.Config{RootCAs: roots, ServerName: name})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(time.Minute))
+	return &KeptConn{tb: tb, name: name, c: c, br: bufio.NewReader(c)}
+}
+
+// MustGet sends GET path on the connection and returns the status.
+func (k *KeptConn) MustGet(path string) int {
+	k.tb.Helper()
+	if _, err := io.WriteString(k.c, "GET "+path+" HTTP/1.1\r\nHost: "+k.name+"\r\n\r\n"); err != nil {
+		k.tb.Fatalf("GET %s on the kept connection: %v", path, err)
+	}
+	resp, err := http.ReadResponse(k.br, nil)
+	if err != nil {
+		k.tb.Fatalf("GET %s on the kept connection: %v", path, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
 }

@@ -1,12 +1,10 @@
 package tlsconf
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -78,47 +76,20 @@ func TestReload(t *testing.T) {
 	t.Cleanup(func() { hs.Close() })
 	addr := ln.Addr().String()
 
-	// served dials afresh and says which certificate the server showed.
-	served := func() string {
-		d := &net.Dialer{Timeout: 5 * time.Second}
-		c, err := tls.DialWithDialer(d, "tcp", addr, &tls.Config{InsecureSkipVerify: true, ServerName: "rum.test"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		return c.ConnectionState().PeerCertificates[0].SerialNumber.String()
-	}
+	served := func() string { return testutil.ServedSerial(t, addr, "rum.test") }
 	if got := served(); got != first.Leaf.SerialNumber.String() {
 		t.Fatalf("served serial %s, want the first certificate's %s", got, first.Leaf.SerialNumber)
 	}
 	// A connection opened before the change, kept alive across it.
-	old, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, &tls.Config{RootCAs: first.Pool, ServerName: "rum.test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer old.Close()
-	old.SetDeadline(time.Now().Add(30 * time.Second))
-	br := bufio.NewReader(old)
-	get := func() {
-		t.Helper()
-		if _, err := io.WriteString(old, "GET / HTTP/1.1\r\nHost: rum.test\r\n\r\n"); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatalf("the connection opened before the reload: %v", err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-	}
-	get()
+	old := testutil.MustKeepConn(t, addr, "rum.test", first.Pool)
+	old.MustGet("/")
 
 	second := testutil.MustCert(t, dir, "rumd", "rum.test")
 	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
 		got := served()
 		return got == second.Leaf.SerialNumber.String(), "served serial " + got
 	})
-	get()
+	old.MustGet("/")
 
 	// A broken certificate file: the second pair stays, the failure is counted.
 	if err := os.WriteFile(second.CertFile, []byte("not a certificate"), 0o600); err != nil {
