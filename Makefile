@@ -19,7 +19,7 @@ build:
 
 # dist builds release archives for linux and darwin on amd64 and arm64 into dist/, with
 # SHA256SUMS. They are reproducible: static (CGO_ENABLED=0), -trimpath, no build id, and a
-# tar of sorted names owned by root with every mtime at the commit's time, gzip without a
+# tar of sorted names owned by root, modes without the umask, every mtime at the commit's time, gzip without a
 # name or time. `make dist-check` builds twice and compares the sums.
 DIST_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 
@@ -32,7 +32,7 @@ dist:
 			-ldflags "-buildid= -s -w $(LDFLAGS)" -o dist/$$name/rumd ./cmd/rumd; \
 		cp README.md rumd.example.yaml dist/$$name/; \
 		mkdir -p dist/$$name/deploy && cp docs/deploy.md docs/deploy/* dist/$$name/deploy/; \
-		tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@$(SOURCE_DATE_EPOCH) \
+		tar --sort=name --owner=0 --group=0 --numeric-owner --mode=u+rwX,go+rX,go-w --mtime=@$(SOURCE_DATE_EPOCH) \
 			--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime \
 			-C dist -cf - $$name | gzip -9n > dist/$$name.tar.gz; \
 		rm -rf dist/$$name; \
