@@ -50,14 +50,16 @@ func tlsFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.StringVar(&t.ACME.DirectoryURL, "tls-acme-directory-url", t.ACME.DirectoryURL, "ACME directory of the certificate authority")
 }
 
-// tlsBindings hand the tls: options to tlsconf, whose Validate holds the rules. The pair of
-// files is one binding, and the ACME cache and directory come before the hosts that need them,
-// so replaying the bindings one by one (buildOptions) names the option really at fault.
+// tlsBindings hand the tls: options to tlsconf, whose Validate holds the rules. The files
+// are a pair, so tls.cert_file hands both, and the ACME cache and directory come before the
+// hosts that need them: replaying the bindings one by one (buildOptions) then names the
+// option really at fault, not its partner still at its default.
 var tlsBindings = []binding{
-	{"tls.cert_file, tls.key_file", func(c *Config, o *options) error {
+	{"tls.cert_file", func(c *Config, o *options) error {
 		o.tls.CertFile, o.tls.KeyFile = c.TLS.CertFile, c.TLS.KeyFile
 		return nil
 	}},
+	{"tls.key_file", func(c *Config, o *options) error { o.tls.KeyFile = c.TLS.KeyFile; return nil }},
 	{"tls.acme.cache_dir", func(c *Config, o *options) error {
 		o.tls.ACME.CacheDir = c.TLS.ACME.CacheDir
 		if o.tls.ACME.CacheDir == "" {

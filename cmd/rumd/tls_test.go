@@ -82,7 +82,7 @@ func TestTLSConfigErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--tls-cert-file", cert.CertFile}, "tls.key_file"},
+		{[]string{"--tls-cert-file", cert.CertFile}, "tls.cert_file: tls: cert_file and key_file go together"},
 		{[]string{"--tls-http-listen", ":80"}, "tls.http_listen: is only for TLS"},
 		{[]string{"--tls-cert-file", cert.CertFile, "--tls-key-file", cert.KeyFile, "--tls-acme-hosts", "rum.example.com"}, "not both"},
 		{[]string{"--tls-acme-hosts", "rum.example.com:443"}, "tls.acme.hosts"},
