@@ -78,44 +78,70 @@ func TestTLSReloadOnHangup(t *testing.T) {
 }
 
 // TestACMEWithPebble gets a certificate for rum.test from pebble, a test ACME server on
-// 127.0.0.1 (Debian's pebble package; PEBBLE_VA_ALWAYS_VALID skips the challenge, since
-// rum.test resolves nowhere), and checks rumd serves it on a connection to 127.0.0.1 that
-// asks for rum.test, chained to pebble's root.
+// 127.0.0.1 (Debian's pebble package), and checks rumd serves it on a connection to
+// 127.0.0.1 that asks for rum.test, chained to pebble's root: once with the challenge
+// skipped (PEBBLE_VA_ALWAYS_VALID), then with pebble really validating, through
+// pebble-challtestsrv's DNS that resolves rum.test to 127.0.0.1: TLS-ALPN-01 on rumd's TLS
+// listener, and HTTP-01 on its plain-HTTP listener (TLS-ALPN-01 then finds no listener).
 func TestACMEWithPebble(t *testing.T) {
 	pebble, err := exec.LookPath("pebble")
 	if err != nil {
 		t.Skip("pebble (a test ACME server) is not installed: apt-get install pebble (make deps and .ci/run do)")
 	}
+	for _, tc := range []struct {
+		name      string
+		challenge string // "": skipped
+	}{
+		{"challenge skipped", ""},
+		{"tls-alpn-01", "tls-alpn-01"},
+		{"http-01", "http-01"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { acmeRound(t, pebble, tc.challenge) })
+	}
+}
+
+func acmeRound(t *testing.T, pebble, challenge string) {
 	dir := t.TempDir()
 	// pebble's own HTTPS certificate; rumd trusts it through SSL_CERT_FILE.
 	pc := testutil.MustCert(t, dir, "pebble", "localhost")
-	dirPort, mgmtPort := freePort(t), freePort(t)
+	dirPort, mgmtPort, httpPort := freePort(t), freePort(t), freePort(t)
+	directory := fmt.Sprintf("https://127.0.0.1:%d/dir", dirPort)
+
+	t.Setenv("SSL_CERT_FILE", pc.CertFile)
+	cache := filepath.Join(t.TempDir(), "acme")
+	args := []string{"--data", t.TempDir(), "--geoip", "none",
+		"--tls-acme-hosts", "rum.test", "--tls-acme-email", "ops@rum.test",
+		"--tls-acme-directory-url", directory, "--tls-acme-cache-dir", cache}
+	if challenge == "http-01" {
+		args = append(args, "--tls-http-listen", fmt.Sprintf("127.0.0.1:%d", httpPort))
+	}
+	r := testutil.StartRumd(t, binary, args...)
+	addr := strings.TrimPrefix(r.URL, "http://")
+	_, rumdPort, _ := net.SplitHostPort(addr)
+
+	tlsPort := rumdPort
+	if challenge != "tls-alpn-01" {
+		tlsPort = fmt.Sprint(freePort(t)) // nothing listens: TLS-ALPN-01 fails
+	}
 	conf := fmt.Sprintf(`{"pebble": {"listenAddress": "127.0.0.1:%d", "managementListenAddress": "127.0.0.1:%d",
-		"certificate": %q, "privateKey": %q, "httpPort": %d, "tlsPort": %d, "ocspResponderURL": "",
-		"externalAccountBindingRequired": false}}`, dirPort, mgmtPort, pc.CertFile, pc.KeyFile, freePort(t), freePort(t))
+		"certificate": %q, "privateKey": %q, "httpPort": %d, "tlsPort": %s, "ocspResponderURL": "",
+		"externalAccountBindingRequired": false}}`, dirPort, mgmtPort, pc.CertFile, pc.KeyFile, httpPort, tlsPort)
 	confPath := filepath.Join(dir, "pebble.json")
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, pebble, "-config", confPath)
-	cmd.Env = append(os.Environ(), "PEBBLE_VA_ALWAYS_VALID=1", "PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0")
-	var pebbleLog testutil.SyncBuffer
-	cmd.Stdout, cmd.Stderr = &pebbleLog, &pebbleLog
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	pebbleArgs := []string{"-config", confPath}
+	env := []string{"PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0"}
+	if challenge == "" {
+		env = append(env, "PEBBLE_VA_ALWAYS_VALID=1")
+	} else {
+		dns := freePort(t)
+		startProcess(t, "pebble-challtestsrv", []string{"-dns01", fmt.Sprintf("127.0.0.1:%d", dns), "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
+			"-http01", "", "-https01", "", "-tlsalpn01", "", "-management", fmt.Sprintf("127.0.0.1:%d", freePort(t))})
+		pebbleArgs = append(pebbleArgs, "-dnsserver", fmt.Sprintf("127.0.0.1:%d", dns))
 	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("pebble output:\n%s", pebbleLog.String())
-		}
-	})
+	pebbleLog := startProcess(t, pebble, pebbleArgs, env...)
 	toPebble := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pc.Pool}}}
-	directory := fmt.Sprintf("https://127.0.0.1:%d/dir", dirPort)
 	testutil.Eventually(t, 30*time.Second, func() (bool, string) {
 		resp, err := toPebble.Get(directory)
 		if err != nil {
@@ -124,13 +150,6 @@ func TestACMEWithPebble(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode == 200, fmt.Sprintf("pebble directory: %d", resp.StatusCode)
 	})
-
-	t.Setenv("SSL_CERT_FILE", pc.CertFile)
-	cache := filepath.Join(t.TempDir(), "acme")
-	r := testutil.StartRumd(t, binary, "--data", t.TempDir(), "--geoip", "none",
-		"--tls-acme-hosts", "rum.test", "--tls-acme-email", "ops@rum.test",
-		"--tls-acme-directory-url", directory, "--tls-acme-cache-dir", cache)
-	addr := strings.TrimPrefix(r.URL, "http://")
 
 	// pebble's root, which signs the certificates it issues (a new one each run).
 	resp, err := toPebble.Get(fmt.Sprintf("https://127.0.0.1:%d/roots/0", mgmtPort))
@@ -152,13 +171,18 @@ func TestACMEWithPebble(t *testing.T) {
 	}}
 	resp, err = client.Get("https://rum.test/rumd.js")
 	if err != nil {
-		t.Fatalf("GET https://rum.test/rumd.js at %s: %v", addr, err)
+		t.Fatalf("GET https://rum.test/rumd.js at %s: %v\npebble:\n%s", addr, err, pebbleLog)
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	leaf := resp.TLS.PeerCertificates[0]
 	if resp.StatusCode != 200 || len(leaf.DNSNames) != 1 || leaf.DNSNames[0] != "rum.test" {
 		t.Fatalf("GET: %d, certificate for %v", resp.StatusCode, leaf.DNSNames)
+	}
+	// pebble logs its HTTP-01 attempts (not its TLS-ALPN-01 ones): the certificate came by
+	// the listener the case meant, since the other has nothing listening.
+	if tried := strings.Contains(pebbleLog.String(), "validate w/ HTTP"); tried != (challenge == "http-01") {
+		t.Fatalf("challenge %q: pebble tried HTTP-01: %v:\n%s", challenge, tried, pebbleLog)
 	}
 	// Kept for the next start, so a restart does not ask the authority again.
 	if ents, err := os.ReadDir(cache); err != nil || len(ents) < 2 {
@@ -170,6 +194,31 @@ func TestACMEWithPebble(t *testing.T) {
 		c.Close()
 		t.Fatal("a handshake for other.test succeeded")
 	}
+}
+
+// startProcess runs a helper server for the test's length (at most 3 minutes), stopping it
+// with SIGTERM at the end, and returns its output, logged if the test failed.
+func startProcess(t *testing.T, name string, args []string, env ...string) *testutil.SyncBuffer {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	out := &testutil.SyncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("%s output:\n%s", name, out)
+		}
+	})
+	return out
 }
 
 // freePort is a port free on 127.0.0.1 a moment ago, for pebble, which cannot announce the

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -168,10 +169,19 @@ func (t *TLS) HTTPHandler() http.Handler {
 		}
 		http.Redirect(w, r, "https://"+r.Host+r.URL.RequestURI(), http.StatusMovedPermanently)
 	})
+	var h http.Handler = redirect
 	if t.acme != nil {
-		return t.acme.HTTPHandler(redirect)
+		h = t.acme.HTTPHandler(redirect)
 	}
-	return redirect
+	// The host is matched without a port: autocert's host policy compares names only, and the
+	// https port is not the plain-HTTP one, so a redirect keeps the name and drops the port.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if host, _, err := net.SplitHostPort(r.Host); err == nil {
+			r = r.Clone(r.Context())
+			r.Host = host
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Reload loads the certificate files if they changed since the last look, and swaps the

@@ -151,6 +151,7 @@ func TestHTTPRedirect(t *testing.T) {
 	}{
 		{"GET", "http://rum.test/rumd.js?x=1", http.StatusMovedPermanently, "https://rum.test/rumd.js?x=1"},
 		{"POST", "http://rum.test/timings", http.StatusBadRequest, ""},
+		{"GET", "http://rum.test:8080/test", http.StatusMovedPermanently, "https://rum.test/test"},
 	} {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest(r.method, r.url, nil))
