@@ -162,7 +162,12 @@ func serve(ctx context.Context, logger *slog.Logger, cfg *Config, ready chan<- s
 			}
 			defer stopHTTP()
 		}
+	}
+	// SIGHUP (systemctl reload) would otherwise end rumd without draining what it holds.
+	if o.tls.CertFile != "" {
 		reloadOnHangup(ctx, logger, certs)
+	} else {
+		reloadOnHangup(ctx, logger, nil)
 	}
 	logger.Info("rumd serving", "addr", ln.Addr().String(), "storage", cfg.Storage, "data", cfg.Data, "geoip", o.enrich.GeoIPPath, "prometheus", rum != nil,
 		"ingest", o.server.IngestPath, "views", len(o.agg.Views), "version", build.Version, "commit", build.Commit,

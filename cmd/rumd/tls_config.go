@@ -79,8 +79,9 @@ var tlsBindings = []binding{
 }
 
 // reloadOnHangup loads the certificate files again on each SIGHUP (systemctl reload), for a
-// renewal tool that should see its new certificate served at once. It returns once it is
-// listening for the signal, and stops listening when ctx ends.
+// renewal tool that should see its new certificate served at once; with no files (certs nil)
+// it says there is nothing to reload. It returns once it is listening for the signal, and
+// stops listening when ctx ends.
 func reloadOnHangup(ctx context.Context, logger *slog.Logger, certs *tlsconf.TLS) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -94,6 +95,10 @@ func watchHangup(ctx context.Context, logger *slog.Logger, certs *tlsconf.TLS, h
 		case <-ctx.Done():
 			return
 		case <-hup:
+			if certs == nil {
+				logger.Info("SIGHUP: nothing to reload (no tls.cert_file); the configuration is read only at start")
+				continue
+			}
 			changed, err := certs.Reload()
 			switch {
 			case err != nil:

@@ -77,6 +77,21 @@ func TestTLSReloadOnHangup(t *testing.T) {
 	}
 }
 
+// TestHangupWithoutTLS checks SIGHUP (systemctl reload) does not end a rumd that has no
+// certificate files to reload: it would otherwise exit without writing its open windows.
+func TestHangupWithoutTLS(t *testing.T) {
+	r := testutil.StartRumd(t, binary, "--data", t.TempDir(), "--geoip", "none")
+	if err := syscall.Kill(r.PID(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
+		return strings.Contains(r.Logs(), "SIGHUP: nothing to reload"), fmt.Sprintf("running %v, no SIGHUP line", r.Running())
+	})
+	if !r.Running() {
+		t.Fatal("rumd exited on SIGHUP")
+	}
+}
+
 // TestACMEWithPebble gets a certificate for rum.test from pebble, a test ACME server on
 // 127.0.0.1 (Debian's pebble package), and checks rumd serves it on a connection to
 // 127.0.0.1 that asks for rum.test, chained to pebble's root: once with the challenge
