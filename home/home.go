@@ -24,14 +24,16 @@ var files embed.FS
 
 // Options configures the home page.
 type Options struct {
-	// Version is shown in the page's footer.
-	Version string
+	// Version and Commit name the running build in the page's footer.
+	Version, Commit string
 	// IngestPath is where the snippet posts beacons, shown in the getting-started guide.
 	IngestPath string
 }
 
 // DefaultOptions returns the options of a rumd with nothing configured.
-func DefaultOptions() Options { return Options{Version: "dev", IngestPath: "/timings"} }
+func DefaultOptions() Options {
+	return Options{Version: "dev", Commit: "unknown", IngestPath: "/timings"}
+}
 
 // Validate checks the options.
 func (o Options) Validate() error {
@@ -81,7 +83,7 @@ func Mount(r fiber.Router, g prometheus.Gatherer, opts Options) error {
 		return errors.New("home: needs the metrics registry")
 	}
 	page, err := newAsset("src/index.html", "text/html; charset=utf-8", map[string]string{
-		"{{VERSION}}": htmlEscape(opts.Version), "{{INGEST}}": htmlEscape(opts.IngestPath),
+		"{{VERSION}}": htmlEscape(opts.Version), "{{COMMIT}}": htmlEscape(shortCommit(opts.Commit)), "{{INGEST}}": htmlEscape(opts.IngestPath),
 	})
 	if err != nil {
 		return err
@@ -104,6 +106,17 @@ func Mount(r fiber.Router, g prometheus.Gatherer, opts Options) error {
 	r.Get("/home.css", css.serve)
 	r.Get("/api/v1/status", st.handle)
 	return nil
+}
+
+// shortCommit keeps the 12 hex digits a person compares, and a -dirty suffix.
+func shortCommit(c string) string {
+	if h, dirty := strings.CutSuffix(c, "-dirty"); len(h) > 12 {
+		if dirty {
+			return h[:12] + "-dirty"
+		}
+		return h[:12]
+	}
+	return c
 }
 
 var htmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#39;")

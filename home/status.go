@@ -49,6 +49,14 @@ type statusAnswer struct {
 	Storage       storageState   `json:"storage"`
 	GeoIP         *geoipState    `json:"geoip"`
 	FewViews      int            `json:"few_views"`
+	Build         buildState     `json:"build"`
+}
+
+// buildState names the running build, from rumd_build_info's labels.
+type buildState struct {
+	Version   string `json:"version"`
+	Commit    string `json:"commit"`
+	GoVersion string `json:"go_version"`
 }
 
 type beaconCounts struct {
@@ -130,6 +138,8 @@ func (s *status) handle(c *fiber.Ctx) error {
 					a.GeoIP = &geoipState{}
 				}
 				a.GeoIP.Built = int64(v)
+			case "rumd_build_info":
+				a.Build = buildState{label(m, "version"), label(m, "commit"), label(m, "go_version")}
 			case "rumd_geoip_database_info":
 				if a.GeoIP == nil {
 					a.GeoIP = &geoipState{}

@@ -21,6 +21,7 @@ import (
 	"rumd/ingest"
 	"rumd/ingest/enrich"
 	"rumd/internal/series"
+	"rumd/internal/tlsconf"
 	"rumd/query"
 	"rumd/server"
 	"rumd/server/ratelimit"
@@ -80,6 +81,7 @@ type Config struct {
 	Storage        string            `yaml:"storage" validate:"oneof=badger none"`
 	Prometheus     prometheusConfig  `yaml:"prometheus"`
 	Disk           diskConfig        `yaml:"disk"`
+	TLS            tlsConfig         `yaml:"tls"`
 
 	// Experiments are the A/B tests /test and /test/embed run (beaconjs checks them).
 	Experiments []beaconjs.Experiment `yaml:"experiments"`
@@ -165,6 +167,7 @@ func defaultConfig() Config {
 	c.ShutdownAfter = 30 * time.Second
 	c.Storage, c.Prometheus = "badger", defaultPrometheusConfig()
 	c.Disk = defaultDiskConfig()
+	c.TLS = defaultTLSConfig()
 	return c
 }
 
@@ -311,6 +314,7 @@ func serveFlags(cfg *Config, configPath *string) *flag.FlagSet {
 	fs.DurationVar(&cfg.ShutdownAfter, "shutdown-timeout", cfg.ShutdownAfter, "time allowed to drain and flush on SIGTERM")
 	prometheusFlags(fs, cfg)
 	diskFlags(fs, cfg)
+	tlsFlags(fs, cfg)
 	return fs
 }
 
@@ -436,6 +440,7 @@ type options struct {
 	storage storage.Options
 	snippet beaconjs.Options
 	query   query.Options
+	tls     tlsconf.Options
 }
 
 func defaultOptions() *options {
@@ -447,6 +452,7 @@ func defaultOptions() *options {
 		storage: storage.DefaultOptions(),
 		snippet: beaconjs.DefaultOptions(),
 		query:   query.DefaultOptions(),
+		tls:     tlsconf.DefaultOptions(),
 	}
 }
 
@@ -457,7 +463,7 @@ func (o *options) validate() error {
 		err  func() error
 	}{
 		{"server", o.server.Validate}, {"ingest", o.ingest.Validate}, {"enrich", o.enrich.Validate}, {"aggregator", o.agg.Validate},
-		{"storage", o.storage.Validate}, {"snippet", o.snippet.Validate}, {"query", o.query.Validate},
+		{"storage", o.storage.Validate}, {"snippet", o.snippet.Validate}, {"query", o.query.Validate}, {"tls", o.tls.Validate},
 	} {
 		if err := check.err(); err != nil {
 			return err
@@ -570,7 +576,7 @@ var bindings = append([]binding{
 		return nil
 	}},
 	{"query.queue_wait", func(c *Config, o *options) error { o.query.QueueWait = c.Query.QueueWait; return nil }},
-}, slices.Concat(prometheusBindings, diskBindings,
+}, slices.Concat(prometheusBindings, diskBindings, tlsBindings,
 	rateLimitBindings("rate_limit", func(c *Config) *rateLimitConfig { return &c.RateLimit }, func(o *options) *ratelimit.Options { return &o.server.RateLimit }),
 	rateLimitBindings("read_rate_limit", func(c *Config) *rateLimitConfig { return &c.ReadRateLimit }, func(o *options) *ratelimit.Options { return &o.server.ReadRateLimit }))...)
 

@@ -3,16 +3,15 @@
 //	rumd serve      take beacons, keep sketches, answer queries (the default)
 //	rumd loadtest   send synthetic beacon traffic and check rumd's answers
 //	rumd compare    compare two selections (variants or time ranges) of a running rumd
-//	rumd version    print the version
+//	rumd version    print the version, commit, build date and Go version
 package main
 
 import (
 	"fmt"
 	"os"
-)
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+	"rumd/internal/buildinfo"
+)
 
 func main() {
 	os.Exit(run(os.Args[1:]))
@@ -31,7 +30,7 @@ func run(args []string) int {
 	case "compare":
 		return runCompare(args)
 	case "version":
-		fmt.Println("rumd", version)
+		fmt.Println(buildinfo.Get())
 		return 0
 	case "help", "-h", "--help":
 		usage()
@@ -49,6 +48,6 @@ commands:
   serve      run the server (default); rumd serve -h lists its flags
   loadtest   send synthetic beacons to a rumd and check its answers
   compare    compare two variants or time ranges of a running rumd, as a table
-  version    print the version
+  version    print the version, commit, build date and Go version
 `)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,6 +26,8 @@ import (
 	"rumd/home"
 	"rumd/ingest"
 	"rumd/ingest/enrich"
+	"rumd/internal/buildinfo"
+	"rumd/internal/tlsconf"
 	"rumd/promexp"
 	"rumd/query"
 	"rumd/server"
@@ -68,6 +71,18 @@ func serve(ctx context.Context, logger *slog.Logger, cfg *Config, ready chan<- s
 	resolveGeoIP(logger, cfg.GeoIP, &o.enrich)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	build := buildinfo.Get()
+	if err := buildinfo.Register(reg, build); err != nil {
+		return err
+	}
+	// TLS first: a certificate that does not load stops rumd before it opens anything.
+	var certs *tlsconf.TLS
+	if o.tls.Enabled() {
+		if certs, err = tlsconf.New(logger.With("component", "tls"), reg, o.tls); err != nil {
+			return err
+		}
+		defer certs.Close(context.Background())
+	}
 
 	var store sketchStore = &noStorage{}
 	if cfg.Storage != "none" {
@@ -117,7 +132,7 @@ func serve(ctx context.Context, logger *slog.Logger, cfg *Config, ready chan<- s
 			func(r fiber.Router) error { return graphite.Mount(r, eng, gopts) },
 			dashboards.Mount,
 			func(r fiber.Router) error {
-				return home.Mount(r, reg, home.Options{Version: version, IngestPath: o.server.IngestPath})
+				return home.Mount(r, reg, home.Options{Version: build.Version, Commit: build.Commit, IngestPath: o.server.IngestPath})
 			},
 		},
 	}, o.server)
@@ -134,9 +149,30 @@ func serve(ctx context.Context, logger *slog.Logger, cfg *Config, ready chan<- s
 		store.Close(context.Background())
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	var stopHTTP func()
+	if certs != nil {
+		ln = tls.NewListener(ln, certs.Config())
+		if cfg.TLS.HTTPListen != "" {
+			if stopHTTP, err = serveHTTPRedirect(cfg.TLS.HTTPListen, certs.HTTPHandler(), logger); err != nil {
+				ln.Close()
+				enr.Close()
+				agg.Close(context.Background())
+				store.Close(context.Background())
+				return err
+			}
+			defer stopHTTP()
+		}
+	}
+	// SIGHUP (systemctl reload) would otherwise end rumd without draining what it holds.
+	if o.tls.CertFile != "" {
+		reloadOnHangup(ctx, logger, certs)
+	} else {
+		reloadOnHangup(ctx, logger, nil)
+	}
 	logger.Info("rumd serving", "addr", ln.Addr().String(), "storage", cfg.Storage, "data", cfg.Data, "geoip", o.enrich.GeoIPPath, "prometheus", rum != nil,
-		"ingest", o.server.IngestPath, "views", len(o.agg.Views), "version", version)
-	logStartURLs(logger, ln.Addr())
+		"ingest", o.server.IngestPath, "views", len(o.agg.Views), "version", build.Version, "commit", build.Commit,
+		"tls", certs != nil)
+	logStartURLs(logger, ln.Addr(), certs != nil, o.tls.ACME.Hosts)
 	warnOpenReadAPI(logger, ln.Addr(), o.server.Token)
 	if ready != nil {
 		ready <- ln.Addr().String()

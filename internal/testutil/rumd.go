@@ -45,10 +45,13 @@ func RunWithRumd(m *testing.M, bin *string) {
 // Rumd is a real rumd process serving on 127.0.0.1, started by StartRumd.
 type Rumd struct {
 	// URL is the base URL of the bound address, e.g. http://127.0.0.1:41234.
-	URL  string
-	tb   testing.TB
-	proc *Proc
-	logs *SyncBuffer
+	URL string
+	// Client reads /metrics (HTTP, with its deadline); a test of rumd serving HTTPS sets URL
+	// to https:// and a client that trusts its certificate.
+	Client *http.Client
+	tb     testing.TB
+	proc   *Proc
+	logs   *SyncBuffer
 }
 
 // StartRumd runs `bin serve --listen 127.0.0.1:0 args...` (MustStart) and reads the address
@@ -58,7 +61,7 @@ type Rumd struct {
 // test failed.
 func StartRumd(tb testing.TB, bin string, args ...string) *Rumd {
 	tb.Helper()
-	r := &Rumd{tb: tb, logs: &SyncBuffer{}}
+	r := &Rumd{tb: tb, logs: &SyncBuffer{}, Client: HTTP}
 	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
 	addr := make(chan string, 1)
 	cmd.Stdout = r.logs
@@ -127,7 +130,7 @@ func (r *Rumd) Metrics(token string) map[string]*dto.MetricFamily {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := HTTP.Do(req)
+	resp, err := r.Client.Do(req)
 	if err != nil {
 		r.tb.Fatal(err)
 	}
