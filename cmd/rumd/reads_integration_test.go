@@ -9,8 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,26 +17,6 @@ import (
 
 	"rumd/internal/testutil"
 )
-
-// rssBytes is a process's resident memory, from /proc/<pid>/status.
-func rssBytes(t *testing.T, pid int) int64 {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatalf("no VmRSS in /proc/%d/status", pid)
-	return 0
-}
 
 // letters spells i in base 26 (a page name the page-group rule keeps as it is).
 func letters(i int) string {
@@ -147,7 +125,7 @@ func TestExpensiveReadsAfterACardinalitySpray(t *testing.T) {
 	}
 
 	pid := r.PID()
-	before := rssBytes(t, pid)
+	before := testutil.StatusBytes(t, pid, "VmRSS")
 	var peak atomic.Int64
 	peak.Store(before)
 	sampled := make(chan struct{})
@@ -159,7 +137,7 @@ func TestExpensiveReadsAfterACardinalitySpray(t *testing.T) {
 				return
 			case <-time.After(50 * time.Millisecond):
 			}
-			if v := rssBytes(t, pid); v > peak.Load() {
+			if v := testutil.StatusBytes(t, pid, "VmRSS"); v > peak.Load() {
 				peak.Store(v)
 			}
 		}

@@ -3,16 +3,12 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -21,28 +17,6 @@ import (
 
 	"rumd/internal/testutil"
 )
-
-// peakRSS is the process's peak resident set (VmHWM) in bytes.
-func peakRSS(t *testing.T, pid int) int64 {
-	t.Helper()
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatalf("no VmHWM in /proc/%d/status", pid)
-	return 0
-}
 
 // TestCardinalitySprayKeepsMemoryBounded sprays the real binary, default configuration, with
 // 120,000 beacons of random pages × countries × variants (2,000 × 676 × 200, each dimension
@@ -110,7 +84,7 @@ func TestCardinalitySprayKeepsMemoryBounded(t *testing.T) {
 		f := r.Metric("rumd_storage_flushed_until_seconds")
 		return f >= float64(end), fmt.Sprintf("flushed until %v, want %d", f, end)
 	})
-	peak := peakRSS(t, r.PID())
+	peak := testutil.StatusBytes(t, r.PID(), "VmHWM")
 	capped := r.Metric("rumd_series_capped_total", "view", "page,country")
 	t.Logf("peak RSS %.0f MiB; %v records folded into [page, country]'s overflow series", float64(peak)/(1<<20), capped)
 

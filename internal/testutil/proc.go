@@ -443,3 +443,24 @@ func (w *LineWriter) Write(p []byte) (int, error) {
 }
 
 var _ io.Writer = (*LineWriter)(nil)
+
+// StatusBytes reads a size field of /proc/PID/status, such as VmRSS (resident memory now)
+// or VmHWM (its peak), in bytes; it fails the test when the process or the field is gone.
+func StatusBytes(tb testing.TB, pid int, field string) int64 {
+	tb.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				tb.Fatalf("/proc/%d/status %s: %v", pid, field, err)
+			}
+			return kb << 10
+		}
+	}
+	tb.Fatalf("no %s in /proc/%d/status", field, pid)
+	return 0
+}
