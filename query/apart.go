@@ -18,10 +18,14 @@ func (w Window) overlaps(o Window) bool { return w.From < o.To && o.From < w.To 
 // difference the comparison looks for. The minute (or coarser unit) that straddles the
 // boundary holds page views of both sides and is read by neither: a then ends where that
 // unit begins and b begins where it ends. cut says whether that happened, for the answer
-// to say so. Windows that overlap as asked are refused: no cut makes them apart, and the
-// user asked for something else than a before/after comparison.
+// to say so. Windows that overlap as asked by a minute or more are refused: no cut makes
+// them apart, and the user asked for something else than a before/after comparison.
 func (e *Engine) Apart(now time.Time, a, b Window) (sa, sb Window, cut bool, err error) {
-	if a.overlaps(b) {
+	// An overlap of less than a minute, the finest unit stored, is the slop of relative
+	// times, not a question: Graphite's `until=now` takes in the current second, so a range
+	// compared with itself shifted by exactly its length overlaps by one second. Such
+	// windows meet inside a minute and are cut like any that do.
+	if a.overlaps(b) && min(a.To, b.To)-max(a.From, b.From) >= 60 {
 		return a, b, false, Errorf(BadSelection, "a (%s) and b (%s) overlap: the page views between %s and %s would count on both sides; give windows that do not overlap, e.g. a.to equal to b.from",
 			fmtWindow(a), fmtWindow(b), fmtTime(max(a.From, b.From)), fmtTime(min(a.To, b.To)))
 	}
@@ -34,7 +38,7 @@ func (e *Engine) Apart(now time.Time, a, b Window) (sa, sb Window, cut bool, err
 	// Cut at units of the coarser resolution, which the finer one divides.
 	r := max(ra, rb)
 	early, late, se, sl := &a, &b, &sa, &sb
-	if b.To <= a.From {
+	if b.From < a.From {
 		early, late, se, sl = &b, &a, &sb, &sa
 	}
 	se.To = min(se.To, floor(late.From, r))

@@ -27,7 +27,11 @@ func TestApart(t *testing.T) {
 		// a starts beyond the minute retention (8 days): read in hours, so the cut is the
 		// hour the boundary falls in; b, read in minutes, begins at that hour's end.
 		{"week over week, in hours", w(base-14*day+90, base-7*day+90), w(base-7*day+90, base+90), w(base-14*day, base-7*day), w(base-7*day+3600, base+120), true, ""},
+		// A range compared with itself a day earlier, `until=now` taking in the current
+		// second: the one-second overlap is the minute the boundary falls in, cut.
+		{"a day earlier, one second of slop", w(base-2*day+30, base-day+31), w(base-day+30, base+31), w(base-2*day, base-day), w(base-day+60, base+60), true, ""},
 		{"overlapping as asked", w(base-3600, base), w(base-600, base+90), Window{}, Window{}, false, BadSelection},
+		{"overlapping by a minute", w(base-3600, base), w(base-60, base+90), Window{}, Window{}, false, BadSelection},
 		{"nothing left of b", w(base-3600, base+80), w(base+80, base+90), Window{}, Window{}, false, BadSelection},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
