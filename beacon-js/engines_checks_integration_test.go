@@ -224,6 +224,12 @@ func checkBFCache(t *testing.T, e engine, b browser) {
 	web := mustSiteWith(t, rumd.Front, e.maskByPage)
 	mustGo(t, b, web.URL+"/page")
 	time.Sleep(300 * time.Millisecond)
+	// A mark in the page's own memory: only a page restored from the back-forward cache
+	// still holds it when the browser comes back.
+	var marked bool
+	if err := b.Eval(`(window.rumdTestMark = "kept") === "kept"`, &marked); err != nil || !marked {
+		t.Fatalf("mark the page: %v", err)
+	}
 	mustGo(t, b, web.URL+"/next")
 	rumd.waitAccepted(t, 1)
 	// Back from the page itself, without waiting for a load event: a restore fires none.
@@ -232,6 +238,11 @@ func checkBFCache(t *testing.T, e engine, b browser) {
 	}
 	waitEval(t, b, `location.pathname + " " + document.readyState`, 15*time.Second,
 		func(s string) bool { return s == "/page complete" })
+	var mark string
+	if err := b.Eval(`String(window.rumdTestMark)`, &mark); err != nil {
+		t.Fatal(err)
+	}
+	restored := mark == "kept"
 	time.Sleep(500 * time.Millisecond)
 	mustGo(t, b, web.URL+"/next")
 	rumd.waitAccepted(t, 2)
@@ -240,15 +251,23 @@ func checkBFCache(t *testing.T, e engine, b browser) {
 		t.Fatalf("browser sent %d beacons, want 2", len(got))
 	}
 	first, second := mustDecodeBeacon(t, got[0]), mustDecodeBeacon(t, got[1])
+	// An engine with a back-forward cache may still load the page afresh (Firefox does now
+	// and then, seen here under load): the beacon must say what the browser really did.
 	want := "back_forward" // a fresh load of the page from history
-	if e.bfcache {
+	if restored {
 		want = "bfcache"
+	}
+	if restored && !e.bfcache {
+		t.Errorf("%s restored the page from a back-forward cache it is listed without", e.name)
+	}
+	if !restored && e.bfcache {
+		t.Logf("%s loaded the page afresh instead of restoring it from its back-forward cache", e.name)
 	}
 	if first.Nav != "navigate" || second.Nav != want || first.ID == second.ID {
 		t.Errorf("navs %q, %q, ids %q, %q: want navigate then %s, distinct ids", first.Nav, second.Nav, first.ID, second.ID, want)
 	}
 	if e.bfcache {
-		rumd.waitSeries(t, "fcp", "nav", map[string]int{"navigate": 1, "bfcache": 1})
+		rumd.waitSeries(t, "fcp", "nav", map[string]int{"navigate": 1, want: 1})
 		rumd.waitTTFB(t, "nav", "navigate", first)
 	}
 }
