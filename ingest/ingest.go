@@ -131,6 +131,8 @@ type Result struct {
 	// unreadable body is one refusal of the whole body.
 	Batch    bool
 	Accepted int
+	// Ignored counts the beacons read but counted for nothing (a format's IgnoredKinds).
+	Ignored int
 	// Refused holds the beacons that were not accepted, in body order.
 	Refused []Outcome
 }
@@ -142,7 +144,7 @@ var batchPool = sync.Pool{New: func() any { b := make([]beacon.Beacon, 0, 1); re
 // decoded at all is one malformed refusal. Every refusal is counted; res.Refused is reused
 // from the caller's res.
 func (p *Pipeline) Body(body []byte, cl *Client, recv time.Time, res *Result) {
-	res.Batch, res.Accepted, res.Refused = beacon.IsBatch(body), 0, res.Refused[:0]
+	res.Batch, res.Accepted, res.Ignored, res.Refused = beacon.IsBatch(body), 0, 0, res.Refused[:0]
 	bp := batchPool.Get().(*[]beacon.Beacon)
 	defer batchPool.Put(bp)
 	beacons, errs, err := beacon.Decode(body, (*bp)[:0])

@@ -45,8 +45,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Name: "rumd_beacons_ignored_total", Help: "Beacons that were read but count for nothing (not rejected data), by format and kind.",
 	}, []string{"format", "kind"})
 	m.ignored = make([]prometheus.Counter, len(boomerang.IgnoredKinds())+int(boomerang.SPA))
+	for _, f := range formats {
+		for _, kind := range f.IgnoredKinds {
+			ignored.WithLabelValues(f.Name, kind) // every series exists from the start
+		}
+	}
 	for _, k := range boomerang.IgnoredKinds() {
-		m.ignored[k] = ignored.WithLabelValues("boomerang", k.String())
+		m.ignored[k] = ignored.WithLabelValues(FormatBoomerang, k.String())
 	}
 	dropped := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rumd_metrics_dropped_total",

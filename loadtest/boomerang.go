@@ -10,11 +10,16 @@ import (
 	"rumd/internal/series"
 )
 
-// The beacon formats the generator speaks.
+// The beacon formats the generator speaks, named as in rumd's format registry
+// (ingest.Formats; loadtest cannot import ingest, whose tests use the generator, so
+// TestFormatsFromTheRegistry holds the names to it).
 const (
 	FormatV1        = "v1"
 	FormatBoomerang = "boomerang"
 )
+
+// Formats are the formats the generator speaks.
+func Formats() []string { return []string{FormatV1, FormatBoomerang} }
 
 // boomerangGetShare is the share of good page loads sent as an image GET, as boomerang does
 // when told beacon_type GET (or a browser has no sendBeacon).

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -130,8 +131,8 @@ func (o *Options) Validate() error {
 	if o.Target == "" && o.Baseline == "" {
 		return nil // only writing the GeoIP file
 	}
-	if o.Format != "" && o.Format != FormatV1 && o.Format != FormatBoomerang {
-		return fmt.Errorf("format %q: want %s or %s", o.Format, FormatV1, FormatBoomerang)
+	if o.Format != "" && !slices.Contains(Formats(), o.Format) {
+		return fmt.Errorf("format %q: want %s", o.Format, strings.Join(Formats(), " or "))
 	}
 	if !strings.HasPrefix(o.Path, "/") {
 		return fmt.Errorf("path %q must start with /", o.Path)

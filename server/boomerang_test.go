@@ -17,7 +17,7 @@ import (
 // boomerangForm is the page-load beacon the real boomerang sent from Chromium (captured by
 // the browser test of ingest/boomerang), with its epoch timestamps moved to now so the clock
 // rules judge it as fresh.
-func boomerangForm(t *testing.T, file string) url.Values {
+func boomerangForm(t testing.TB, file string) url.Values {
 	t.Helper()
 	c := testutil.MustBoomerangCapture(t, "../ingest/boomerang/testdata/captured/"+file)
 	v := c.Form(t)
@@ -121,7 +121,7 @@ func TestBoomerangEndpoint(t *testing.T) {
 // CORS policy, and that its path is configurable.
 func TestBoomerangEndpointShares(t *testing.T) {
 	ts := startServer(t, func(o *Options, _ *enrich.Options) {
-		o.BoomerangPath = "/collect"
+		o.Formats["boomerang"] = FormatOptions{Enabled: true, Path: "/collect", BodyLimit: 64 << 10}
 		o.CORSOrigins = []string{"https://shop.example"}
 		o.RateLimit = ratelimit.Options{PerAddr: 0.001, AddrBurst: 2, PerPrefix: 1000, PrefixBurst: 1000, MaxTracked: 100, IPv4PrefixLen: 24, IPv6PrefixLen: 64}
 	})
@@ -151,7 +151,7 @@ func TestBoomerangPathOption(t *testing.T) {
 		ok   bool
 	}{{"/beacon", true}, {"", true}, {"/b", true}, {"beacon", false}, {"/timings", false}, {"/api/v1/beacon", false}, {"/b?x", false}} {
 		o := DefaultOptions()
-		o.BoomerangPath = tc.path
+		o.Formats["boomerang"] = FormatOptions{Enabled: true, Path: tc.path, BodyLimit: 64 << 10}
 		if err := o.Validate(); (err == nil) != tc.ok {
 			t.Errorf("%q: %v, want ok %v", tc.path, err, tc.ok)
 		}

@@ -57,12 +57,12 @@ func (s *Server) preflight(c *fiber.Ctx) error {
 		s.m.refused.WithLabelValues("forbidden_origin").Inc()
 		return c.SendStatus(fiber.StatusForbidden)
 	}
-	if c.Path() == s.opts.BoomerangPath {
-		c.Set(fiber.HeaderAccessControlAllowMethods, "GET, POST, OPTIONS")
-	} else {
-		c.Set(fiber.HeaderAccessControlAllowMethods, "POST, OPTIONS")
+	allowHeaders := fiber.HeaderContentType
+	if e := s.endpointAt(c.Path()); e != nil {
+		c.Set(fiber.HeaderAccessControlAllowMethods, e.allow)
+		allowHeaders = e.allowHeaders
 	}
-	c.Set(fiber.HeaderAccessControlAllowHeaders, "Content-Type")
+	c.Set(fiber.HeaderAccessControlAllowHeaders, allowHeaders)
 	c.Set(fiber.HeaderAccessControlMaxAge, "86400")
 	return c.SendStatus(fiber.StatusNoContent)
 }
@@ -96,8 +96,11 @@ func (s *Server) scrapePath(path string) bool {
 }
 
 func (s *Server) public(path string) bool {
+	if s.endpointAt(path) != nil {
+		return true
+	}
 	switch path {
-	case s.opts.IngestPath, s.opts.BoomerangPath, "/rumd.js", "/test", "/test/", "/test/embed", "/healthz", "/readyz",
+	case "/rumd.js", "/test", "/test/", "/test/embed", "/healthz", "/readyz",
 		"/", "/home.js", "/home.css": // the home page asks for the token itself
 
 		return true

@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -57,33 +56,9 @@ type batchAnswer struct {
 	Rejected []rejected `json:"rejected"`
 }
 
-// resultPool recycles the pipeline's per-body results.
-var resultPool = sync.Pool{New: func() any { return new(ingest.Result) }}
-
-func (s *Server) ingest(c *fiber.Ctx) error {
-	t0 := time.Now()
-	defer func() { s.m.ingestSeconds.Observe(time.Since(t0).Seconds()) }()
-	var cl ingest.Client
-	recv, answered, err := s.admit(c, &cl, t0)
-	if answered {
-		return err
-	}
-	if ct := utils.UnsafeString(c.Request().Header.ContentType()); ct != "" && !acceptedType(ct) {
-		return s.reject(c, beacon.Malformed, "content type must be text/plain or application/json, got "+ct, false)
-	}
-	if r, detail := compressed(c); r != beacon.OK {
-		return s.reject(c, r, detail, false)
-	}
-	res := resultPool.Get().(*ingest.Result)
-	defer resultPool.Put(res)
-	s.deps.Pipeline.Body(c.Request().Body(), &cl, recv, res) // raw body: never decompressed
-	if len(res.Refused) == 0 {
-		return c.SendStatus(fiber.StatusNoContent)
-	}
-	if !res.Batch {
-		o := res.Refused[0]
-		return s.reject(c, o.Reason, o.Detail, true)
-	}
+// batchAnswer answers a batch with some beacons refused: 200 with each refusal, and
+// Retry-After when any was shed.
+func (s *Server) batchAnswer(c *fiber.Ctx, res *ingest.Result) error {
 	ans := batchAnswer{Accepted: res.Accepted, Rejected: make([]rejected, len(res.Refused))}
 	var shed bool
 	for i, o := range res.Refused {
@@ -94,15 +69,6 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(s.opts.RetryAfter))
 	}
 	return c.Status(fiber.StatusOK).JSON(ans)
-}
-
-// compressed refuses a compressed body rather than inflating it: a small gzip bomb would
-// otherwise expand far past the body limit.
-func compressed(c *fiber.Ctx) (beacon.Reason, string) {
-	if ce := utils.UnsafeString(c.Request().Header.ContentEncoding()); ce != "" && !strings.EqualFold(ce, "identity") {
-		return beacon.Malformed, "compressed bodies are not accepted (Content-Encoding: " + ce + ")"
-	}
-	return beacon.OK, ""
 }
 
 // admit applies what every beacon endpoint applies before it reads a beacon: the CORS policy,
@@ -166,10 +132,6 @@ func forwardedFor(c *fiber.Ctx) string {
 func retryAfter(d time.Duration) string {
 	return strconv.Itoa(max(1, int((d+time.Second-1)/time.Second)))
 }
-
-// acceptedType reports whether a Content-Type is text/plain or application/json, with any
-// parameters (sendBeacon with a string sends text/plain;charset=UTF-8).
-func acceptedType(ct string) bool { return mediaTypeIs(ct, "text/plain", "application/json") }
 
 // mediaTypeIs reports whether the media type of Content-Type ct is one of types (lower
 // case). The media type is read without parsing the parameters first, which keeps every

@@ -13,6 +13,8 @@ type metrics struct {
 	ingestSeconds prometheus.Histogram
 	queryDuration *prometheus.HistogramVec
 	refused       *prometheus.CounterVec
+	// formatRequests counts beacon requests by format and answer.
+	formatRequests *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -28,9 +30,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rumd_requests_refused_total", Help: "Requests refused before any beacon was read (unauthorized, forbidden origin, timeouts), by reason.",
 		}, []string{"reason"}),
+		formatRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rumd_ingest_requests_total", Help: "Beacon requests answered, by format and HTTP status.",
+		}, []string{"format", "code"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.ingestSeconds, m.queryDuration, m.refused)
+		reg.MustRegister(m.ingestSeconds, m.queryDuration, m.refused, m.formatRequests)
 	}
 	return m
 }

@@ -29,15 +29,11 @@ const MinTokenLen = 16
 
 // Options configures the HTTP stage.
 type Options struct {
-	// IngestPath is where beacons are posted.
-	IngestPath string
-	// BoomerangPath takes boomerang's beacons (GET and POST, docs/boomerang.md); "" turns
-	// it off.
-	BoomerangPath string
+	// Formats place the beacon formats of the registry (ingest.Formats), by name: whether
+	// each is served, its path and its body limit.
+	Formats map[string]FormatOptions
 	// CORSOrigins may post beacons from a browser; "*" allows any.
 	CORSOrigins []string
-	// BodyLimit bounds a request body in bytes, enforced while it is read.
-	BodyLimit int
 	// ReadTimeout bounds reading one request (slow clients are cut off).
 	ReadTimeout time.Duration
 	// WriteTimeout bounds writing one answer.
@@ -73,10 +69,8 @@ type Options struct {
 // DefaultOptions returns the defaults of docs/design.md §2 and §3.
 func DefaultOptions() Options {
 	return Options{
-		IngestPath:    "/timings",
-		BoomerangPath: "/beacon",
+		Formats:       defaultFormats(),
 		CORSOrigins:   []string{"*"},
-		BodyLimit:     64 << 10,
 		ReadTimeout:   10 * time.Second,
 		WriteTimeout:  10 * time.Second,
 		IdleTimeout:   60 * time.Second,
@@ -90,18 +84,10 @@ func DefaultOptions() Options {
 
 // Validate checks the options.
 func (o Options) Validate() error {
-	if err := checkIngestPath("ingest path", o.IngestPath); err != nil {
+	if err := o.validateFormats(); err != nil {
 		return err
 	}
-	if o.BoomerangPath != "" {
-		if err := checkIngestPath("boomerang path", o.BoomerangPath); err != nil {
-			return err
-		}
-		if o.BoomerangPath == o.IngestPath {
-			return fmt.Errorf("boomerang path %q is the ingest path too", o.BoomerangPath)
-		}
-	}
-	if !strings.HasPrefix(o.RUMMetricsPath, "/") || strings.ContainsAny(o.RUMMetricsPath, " ?#:*") || o.RUMMetricsPath == "/metrics" || o.RUMMetricsPath == o.IngestPath {
+	if !strings.HasPrefix(o.RUMMetricsPath, "/") || strings.ContainsAny(o.RUMMetricsPath, " ?#:*") || o.RUMMetricsPath == "/metrics" || o.servesFormatAt(o.RUMMetricsPath) {
 		return fmt.Errorf("rum metrics path %q must be a plain absolute path of its own like /metrics/rum", o.RUMMetricsPath)
 	}
 	if len(o.CORSOrigins) == 0 {
@@ -111,9 +97,6 @@ func (o Options) Validate() error {
 		if origin != "*" && !strings.HasPrefix(origin, "http://") && !strings.HasPrefix(origin, "https://") {
 			return fmt.Errorf("cors origin %q must be \"*\" or start with http:// or https://", origin)
 		}
-	}
-	if o.BodyLimit < 1024 || o.BodyLimit > 16<<20 {
-		return fmt.Errorf("body limit must be 1 KiB..16 MiB, got %d", o.BodyLimit)
 	}
 	for name, d := range map[string]time.Duration{"read timeout": o.ReadTimeout, "write timeout": o.WriteTimeout, "idle timeout": o.IdleTimeout, "retry after": o.RetryAfter} {
 		if d <= 0 {
@@ -130,6 +113,16 @@ func (o Options) Validate() error {
 		return fmt.Errorf("read %w", err)
 	}
 	return o.RateLimit.Validate()
+}
+
+// servesFormatAt reports whether a served beacon format has path.
+func (o Options) servesFormatAt(path string) bool {
+	for _, fo := range o.Formats {
+		if fo.on() && fo.Path == path {
+			return true
+		}
+	}
+	return false
 }
 
 func checkIngestPath(what, path string) error {
@@ -174,6 +167,8 @@ type Server struct {
 	// readLim is the readers' limiter, apart from the beacons' so neither starves the other.
 	readLim *ratelimit.Limiter
 	hint    proxyHint
+	// endpoints are the served beacon formats.
+	endpoints []*endpoint
 	// testClock is set when Deps.Now was given: beacons are then received at its time.
 	testClock bool
 }
@@ -202,9 +197,16 @@ func New(logger *slog.Logger, reg prometheus.Registerer, deps Deps, opts Options
 		return nil, fmt.Errorf("server options: read %w", err)
 	}
 	s := &Server{log: logger, opts: opts, deps: deps, m: newMetrics(reg), cors: newCORSPolicy(opts.CORSOrigins), lim: lim, readLim: readLim, testClock: testClock}
+	s.endpoints = newEndpoints(opts, s.m.formatRequests)
+	// fiber reads no body past the largest format's limit; each format's own limit is
+	// checked in its handler.
+	bodyLimit := 4096
+	for _, e := range s.endpoints {
+		bodyLimit = max(bodyLimit, e.limit)
+	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "rumd",
-		BodyLimit:             opts.BodyLimit,
+		BodyLimit:             bodyLimit,
 		ReadTimeout:           opts.ReadTimeout,
 		WriteTimeout:          opts.WriteTimeout,
 		IdleTimeout:           opts.IdleTimeout,
@@ -215,13 +217,7 @@ func New(logger *slog.Logger, reg prometheus.Registerer, deps Deps, opts Options
 	s.app.Use(securityHeaders)
 	// Ingest comes next: fiber runs routes in the order they were added, so beacons never
 	// pass through the middlewares below (they need no token and carry nothing to compress).
-	s.app.Options(opts.IngestPath, s.preflight)
-	s.app.Post(opts.IngestPath, s.ingest)
-	if opts.BoomerangPath != "" {
-		s.app.Options(opts.BoomerangPath, s.preflight)
-		s.app.Get(opts.BoomerangPath, s.boomerang)
-		s.app.Post(opts.BoomerangPath, s.boomerang)
-	}
+	s.mountFormats()
 	// Pages, query answers and dashboards go out compressed to clients that accept it (a
 	// 24-hour 1-minute series shrinks ~10×); the snippet has its own gzip copy.
 	s.app.Use(compress.New(compress.Config{
@@ -273,10 +269,13 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		code = fe.Code
 	}
 	if code == fiber.StatusRequestEntityTooLarge {
-		if c.Path() == s.opts.IngestPath || c.Path() == s.opts.BoomerangPath {
+		detail := "body is too large"
+		if e := s.endpointAt(c.Path()); e != nil {
 			s.cors.apply(c)
+			detail = e.tooLarge
+			defer e.count(fiber.StatusRequestEntityTooLarge)
 		}
-		return s.reject(c, beacon.TooLarge, fmt.Sprintf("body is larger than %d bytes", s.opts.BodyLimit), false)
+		return s.reject(c, beacon.TooLarge, detail, false)
 	}
 	if code >= 500 {
 		s.log.Error("request failed", "path", c.Path(), "err", err)

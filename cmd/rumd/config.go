@@ -39,9 +39,11 @@ type Config struct {
 	LogLevel string `yaml:"log_level" validate:"oneof=debug info warn error"`
 
 	Ingest struct {
-		Path         string        `yaml:"path"`
+		// Path and BodyLimit are the old names of formats.v1.path and of every format's
+		// body_limit: still read, and when given they win (docs/operating.md).
+		Path         string        `yaml:"path,omitempty" alias:"formats.v1.path"`
 		CORSOrigins  []string      `yaml:"cors_origins"`
-		BodyLimit    int           `yaml:"body_limit"`
+		BodyLimit    int           `yaml:"body_limit,omitempty" alias:"formats.*.body_limit"`
 		ReadTimeout  time.Duration `yaml:"read_timeout"`
 		WriteTimeout time.Duration `yaml:"write_timeout"`
 		IdleTimeout  time.Duration `yaml:"idle_timeout"`
@@ -49,11 +51,13 @@ type Config struct {
 		Shards       int           `yaml:"shards"`
 	} `yaml:"ingest"`
 
-	// Boomerang is the endpoint for boomerang's beacons (docs/boomerang.md).
+	// Formats place the beacon formats of the registry (ingest.Formats).
+	Formats formatsConfig `yaml:"formats"`
+	// Boomerang holds the old names of formats.boomerang.path and .variant_param.
 	Boomerang struct {
-		Path         string `yaml:"path"`
-		VariantParam string `yaml:"variant_param"`
-	} `yaml:"boomerang"`
+		Path         *string `yaml:"path,omitempty" alias:"formats.boomerang.path"`
+		VariantParam *string `yaml:"variant_param,omitempty" alias:"formats.boomerang.variant_param"`
+	} `yaml:"boomerang,omitempty" alias:"formats.boomerang"`
 
 	RateLimit rateLimitConfig `yaml:"rate_limit"`
 	// ReadRateLimit bounds the expensive reads (query API, Graphite, /metrics/rum).
@@ -136,11 +140,12 @@ func defaultConfig() Config {
 	c.Data = "./data"
 	c.LogLevel = "info"
 	so := server.DefaultOptions()
-	c.Ingest.Path = so.IngestPath
-	c.Boomerang.Path = so.BoomerangPath
-	c.Boomerang.VariantParam = ingest.DefaultOptions().Boomerang.VariantParam
+	for name, fc := range c.Formats.byName() {
+		fo := so.Formats[name]
+		*fc.enabled, *fc.path, *fc.bodyLimit = fo.Enabled, fo.Path, fo.BodyLimit
+	}
+	c.Formats.Boomerang.VariantParam = ingest.DefaultOptions().Boomerang.VariantParam
 	c.Ingest.CORSOrigins = so.CORSOrigins
-	c.Ingest.BodyLimit = so.BodyLimit
 	c.Ingest.ReadTimeout, c.Ingest.WriteTimeout, c.Ingest.IdleTimeout = so.ReadTimeout, so.WriteTimeout, so.IdleTimeout
 	c.RateLimit, c.ReadRateLimit = newRateLimitConfig(so.RateLimit), newRateLimitConfig(so.ReadRateLimit)
 	ao := aggregator.DefaultOptions()
@@ -272,11 +277,8 @@ func serveFlags(cfg *Config, configPath *string) *flag.FlagSet {
 	fs.StringVar(&cfg.Data, "data", cfg.Data, "data directory (sketch database)")
 	fs.StringVar(&cfg.GeoIP, "geoip", cfg.GeoIP, "MaxMind-format country database (GeoIP2/GeoLite2/DB-IP Country or City, ip-location-db); empty: the first found in the default locations (docs/geoip.md); none: no database, every country is XX")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
-	fs.StringVar(&cfg.Ingest.Path, "ingest-path", cfg.Ingest.Path, "path beacons are posted to")
-	fs.StringVar(&cfg.Boomerang.Path, "boomerang-path", cfg.Boomerang.Path, "path boomerang's beacons are sent to (GET and POST); empty: off")
-	fs.StringVar(&cfg.Boomerang.VariantParam, "boomerang-variant-param", cfg.Boomerang.VariantParam, "boomerang beacon parameter holding the experiment variant (set with BOOMR.addVar)")
+	formatFlags(fs, cfg)
 	fs.Var(stringList{&cfg.Ingest.CORSOrigins}, "cors-origins", "comma-separated origins allowed to post beacons, or *")
-	fs.IntVar(&cfg.Ingest.BodyLimit, "body-limit", cfg.Ingest.BodyLimit, "largest request body in bytes")
 	fs.DurationVar(&cfg.Ingest.ReadTimeout, "read-timeout", cfg.Ingest.ReadTimeout, "time to read one request")
 	fs.DurationVar(&cfg.Ingest.WriteTimeout, "write-timeout", cfg.Ingest.WriteTimeout, "time to write one answer")
 	fs.DurationVar(&cfg.Ingest.IdleTimeout, "idle-timeout", cfg.Ingest.IdleTimeout, "keep-alive idle time")
@@ -480,17 +482,7 @@ type binding struct {
 }
 
 var bindings = append([]binding{
-	{"ingest.path", func(c *Config, o *options) error {
-		o.server.IngestPath, o.snippet.Endpoint = c.Ingest.Path, c.Ingest.Path
-		return nil
-	}},
-	{"boomerang.path", func(c *Config, o *options) error { o.server.BoomerangPath = c.Boomerang.Path; return nil }},
-	{"boomerang.variant_param", func(c *Config, o *options) error {
-		o.ingest.Boomerang.VariantParam = c.Boomerang.VariantParam
-		return nil
-	}},
 	{"ingest.cors_origins", func(c *Config, o *options) error { o.server.CORSOrigins = c.Ingest.CORSOrigins; return nil }},
-	{"ingest.body_limit", func(c *Config, o *options) error { o.server.BodyLimit = c.Ingest.BodyLimit; return nil }},
 	{"ingest.read_timeout", func(c *Config, o *options) error { o.server.ReadTimeout = c.Ingest.ReadTimeout; return nil }},
 	{"ingest.write_timeout", func(c *Config, o *options) error { o.server.WriteTimeout = c.Ingest.WriteTimeout; return nil }},
 	{"ingest.idle_timeout", func(c *Config, o *options) error { o.server.IdleTimeout = c.Ingest.IdleTimeout; return nil }},
@@ -576,7 +568,7 @@ var bindings = append([]binding{
 		return nil
 	}},
 	{"query.queue_wait", func(c *Config, o *options) error { o.query.QueueWait = c.Query.QueueWait; return nil }},
-}, slices.Concat(prometheusBindings, diskBindings, tlsBindings,
+}, slices.Concat(formatBindings(), prometheusBindings, diskBindings, tlsBindings,
 	rateLimitBindings("rate_limit", func(c *Config) *rateLimitConfig { return &c.RateLimit }, func(o *options) *ratelimit.Options { return &o.server.RateLimit }),
 	rateLimitBindings("read_rate_limit", func(c *Config) *rateLimitConfig { return &c.ReadRateLimit }, func(o *options) *ratelimit.Options { return &o.server.ReadRateLimit }))...)
 

@@ -14,8 +14,8 @@ func TestConfigBoomerang(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.server.BoomerangPath != "/beacon" || o.ingest.Boomerang.VariantParam != "variant" {
-		t.Errorf("defaults: path %q, variant parameter %q", o.server.BoomerangPath, o.ingest.Boomerang.VariantParam)
+	if o.server.Formats["boomerang"].Path != "/beacon" || o.ingest.Boomerang.VariantParam != "variant" {
+		t.Errorf("defaults: path %q, variant parameter %q", o.server.Formats["boomerang"].Path, o.ingest.Boomerang.VariantParam)
 	}
 
 	p := writeConfig(t, "boomerang:\n  path: /collect\n  variant_param: h.ab\n")
@@ -25,14 +25,14 @@ func TestConfigBoomerang(t *testing.T) {
 	if o, err = buildOptions(cfg); err != nil {
 		t.Fatal(err)
 	}
-	if o.server.BoomerangPath != "/collect" || o.ingest.Boomerang.VariantParam != "h.ab" {
-		t.Errorf("from the file: path %q, variant parameter %q", o.server.BoomerangPath, o.ingest.Boomerang.VariantParam)
+	if o.server.Formats["boomerang"].Path != "/collect" || o.ingest.Boomerang.VariantParam != "h.ab" {
+		t.Errorf("from the file: path %q, variant parameter %q", o.server.Formats["boomerang"].Path, o.ingest.Boomerang.VariantParam)
 	}
 	if cfg, err = loadConfig([]string{"--config", p, "--boomerang-path", ""}); err != nil {
 		t.Fatal(err)
 	}
-	if o, err = buildOptions(cfg); err != nil || o.server.BoomerangPath != "" {
-		t.Errorf("turned off by flag: %q, %v", o.server.BoomerangPath, err)
+	if o, err = buildOptions(cfg); err != nil || o.server.Formats["boomerang"].Path != "" {
+		t.Errorf("turned off by flag: %q, %v", o.server.Formats["boomerang"].Path, err)
 	}
 
 	for _, tc := range []struct {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/mattn/go-isatty"
 
+	"rumd/ingest"
 	"rumd/loadtest"
 )
 
@@ -52,8 +53,8 @@ func runLoadtest(args []string) int {
 	opts := loadtest.DefaultOptions()
 	fs := flag.NewFlagSet("rumd loadtest", flag.ContinueOnError)
 	fs.StringVar(&opts.Target, "target", opts.Target, "base URL of the rumd to load (loopback only); empty: none")
-	fs.StringVar(&opts.Path, "path", opts.Path, "ingest path on the target and the baseline (default /beacon with --format boomerang)")
-	fs.StringVar(&opts.Format, "format", opts.Format, "beacons to send: v1 (rumd's snippet) or boomerang (boomerang's form beacons: POSTs, some GETs, unload beacons)")
+	fs.StringVar(&opts.Path, "path", opts.Path, "ingest path on the target and the baseline (default: the format's own, e.g. /beacon with --format boomerang)")
+	fs.StringVar(&opts.Format, "format", opts.Format, "beacons to send: "+loadtestFormats())
 	fs.Float64Var(&opts.Rate, "rate", opts.Rate, "open-loop rate in beacons/s; 0: closed loop, as fast as it can")
 	fs.DurationVar(&opts.Duration, "duration", opts.Duration, "bound on the time spent sending, per target")
 	fs.IntVar(&opts.Count, "count", opts.Count, "bound on the beacons sent, per target")
@@ -88,8 +89,8 @@ func runLoadtest(args []string) int {
 	}
 	pathSet := false
 	fs.Visit(func(f *flag.Flag) { pathSet = pathSet || f.Name == "path" })
-	if opts.Format == loadtest.FormatBoomerang && !pathSet {
-		opts.Path = "/beacon"
+	if f, ok := ingest.LookupFormat(opts.Format); ok && !pathSet {
+		opts.Path = f.Path // the format's own default path on rumd
 	}
 	if *serveBaseline != "" {
 		return serveBareBaseline(*serveBaseline, opts.Path)
@@ -250,4 +251,14 @@ func spawnBaseline(path string) (string, func(), error) {
 		stopChild()
 		return "", nil, errors.New("baseline child did not start within 10 s")
 	}
+}
+
+// loadtestFormats describes the formats the load tool generates, from the registry.
+func loadtestFormats() string {
+	var parts []string
+	for _, name := range loadtest.Formats() {
+		f, _ := ingest.LookupFormat(name)
+		parts = append(parts, name+" ("+f.Summary+")")
+	}
+	return strings.Join(parts, " or ")
 }

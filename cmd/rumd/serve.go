@@ -132,7 +132,7 @@ func serve(ctx context.Context, logger *slog.Logger, cfg *Config, ready chan<- s
 			func(r fiber.Router) error { return graphite.Mount(r, eng, gopts) },
 			dashboards.Mount,
 			func(r fiber.Router) error {
-				return home.Mount(r, reg, home.Options{Version: build.Version, Commit: build.Commit, IngestPath: o.server.IngestPath})
+				return home.Mount(r, reg, home.Options{Version: build.Version, Commit: build.Commit, IngestPath: o.snippet.Endpoint})
 			},
 		},
 	}, o.server)
@@ -170,7 +170,7 @@ func serve(ctx context.Context, logger *slog.Logger, cfg *Config, ready chan<- s
 		reloadOnHangup(ctx, logger, nil)
 	}
 	logger.Info("rumd serving", "addr", ln.Addr().String(), "storage", cfg.Storage, "data", cfg.Data, "geoip", o.enrich.GeoIPPath, "prometheus", rum != nil,
-		"ingest", o.server.IngestPath, "views", len(o.agg.Views), "version", build.Version, "commit", build.Commit,
+		"ingest", o.snippet.Endpoint, "formats", servedFormats(o.server), "views", len(o.agg.Views), "version", build.Version, "commit", build.Commit,
 		"tls", certs != nil)
 	logStartURLs(logger, ln.Addr(), certs != nil, o.tls.ACME.Hosts)
 	warnOpenReadAPI(logger, ln.Addr(), o.server.Token)
