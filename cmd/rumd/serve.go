@@ -12,6 +12,8 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	rtpprof "runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
@@ -206,6 +208,13 @@ func serve(ctx context.Context, logger *slog.Logger, cfg *Config, ready chan<- s
 	}
 	if err := agg.Close(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("drain aggregator: %w", err))
+		if errors.Is(err, context.DeadlineExceeded) {
+			// A drain that outlives the timeout is waiting on something it should not: say
+			// what every goroutine was doing, so the cause is in the log.
+			var stacks strings.Builder
+			_ = rtpprof.Lookup("goroutine").WriteTo(&stacks, 1)
+			logger.Error("the aggregator did not drain within the shutdown timeout; the goroutines follow", "goroutines", stacks.String())
+		}
 		if windows, beacons, _ := agg.Held(); windows > 0 {
 			logger.Error("windows could not be written before exit; their beacons are lost",
 				"unwritten_windows", windows, "unwritten_beacons", beacons, "err", err)
