@@ -85,7 +85,7 @@ func TestRumdServesDashboards(t *testing.T) {
 		req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
 		req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36")
 		req.Header.Set("X-Forwarded-For", ips[country])
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := testutil.HTTP.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

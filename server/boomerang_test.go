@@ -45,7 +45,7 @@ func (ts *testServer) boomerang(t *testing.T, method, path, query, body string, 
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testutil.HTTP.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestBoomerangEndpoint(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodOptions, ts.url+"/beacon", nil)
 	req.Header.Set("Origin", "https://shop.example")
 	req.Header.Set("Access-Control-Request-Method", "POST")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testutil.HTTP.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

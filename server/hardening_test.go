@@ -56,7 +56,7 @@ func TestRateLimitAnswers429WithCORSAndRetryAfter(t *testing.T) {
 		req, _ := http.NewRequest("OPTIONS", ts.url+"/timings", nil)
 		req.Header.Set("X-Forwarded-For", "192.0.2.10")
 		req.Header.Set("Origin", "https://a.example")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := testutil.HTTP.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,7 +154,7 @@ func TestTokenProtectsAllButPublicPaths(t *testing.T) {
 				if auth != "" {
 					req.Header.Set("Authorization", auth)
 				}
-				resp, err := http.DefaultClient.Do(req)
+				resp, err := testutil.HTTP.Do(req)
 				if err != nil {
 					t.Fatal(err)
 				}

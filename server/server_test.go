@@ -337,7 +337,7 @@ func TestBodyLimitWhileReading(t *testing.T) {
 	big := bytes.Repeat([]byte("x"), 100<<10)
 	req, _ := http.NewRequest("POST", ts.url+"/timings", chunkedReader{bytes.NewReader(big)})
 	req.Header.Set("Content-Type", "text/plain")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testutil.HTTP.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,7 +371,7 @@ func TestPreflightAndContentTypes(t *testing.T) {
 	req, _ := http.NewRequest("OPTIONS", ts.url+"/timings", nil)
 	req.Header.Set("Origin", "https://shop.example")
 	req.Header.Set("Access-Control-Request-Method", "POST")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testutil.HTTP.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -409,7 +409,7 @@ func TestCountryOnlyFromTrustedProxies(t *testing.T) {
 			req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/130.0 Safari/537.36")
 			req.Header.Add("X-Forwarded-For", "5.6.7.8")
 			req.Header.Add("X-Forwarded-For", "1.2.3.4")
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := testutil.HTTP.Do(req)
 			if err != nil || resp.StatusCode != 204 {
 				t.Fatalf("post with two XFF lines: %v %v", err, resp)
 			}

@@ -52,7 +52,7 @@ func TestCompareCommandPrintsVerdict(t *testing.T) {
 		b["variant"] = variant
 		req, _ := http.NewRequest("POST", base+"/timings", bytes.NewReader(testutil.MustJSON(t, b)))
 		req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/130.0 Safari/537.36")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := testutil.HTTP.Do(req)
 		if err != nil || resp.StatusCode != 204 {
 			t.Fatalf("post: %v %v", err, resp)
 		}

@@ -56,7 +56,7 @@ func TestKill9LosesAtMostTheOpenWindow(t *testing.T) {
 				body := testutil.MustJSON(t, testutil.Beacon(time.Now(), "https://example.com/p", float64(100+i%500), 1500))
 				req, _ := http.NewRequest("POST", r.url+"/timings", bytes.NewReader(body))
 				req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/130.0 Safari/537.36")
-				resp, err := http.DefaultClient.Do(req)
+				resp, err := testutil.HTTP.Do(req)
 				if err != nil {
 					return // rumd was killed
 				}

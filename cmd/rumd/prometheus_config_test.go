@@ -83,7 +83,7 @@ func TestStatelessNode(t *testing.T) {
 	for i := 0; i < 50; i++ {
 		req, _ := http.NewRequest("POST", base+"/timings", bytes.NewReader(testutil.MustJSON(t, testutil.Beacon(time.Now(), "https://example.com/", float64(100+i), 900))))
 		req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/130.0 Safari/537.36")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := testutil.HTTP.Do(req)
 		if err != nil || resp.StatusCode != 204 {
 			t.Fatalf("post: %v %v", err, resp)
 		}

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"rumd/internal/testutil"
 )
 
 // TestPublicGraphs checks --public-graphs: with a token set, a graph URL (GET /render in
@@ -22,7 +24,7 @@ func TestPublicGraphs(t *testing.T) {
 		if auth != "" {
 			req.Header.Set("Authorization", "Bearer "+auth)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := testutil.HTTP.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
